@@ -1,0 +1,141 @@
+# linuxnet.keepalive: every entry point. `make demo` and `make test` install what they need.
+#
+# Nothing is written to the user's home: HOME, ANSIBLE_HOME and ANSIBLE_COLLECTIONS_PATH point at
+# .cache/ (git-ignored), the toolchain lives in .venv/ (git-ignored), and Podman reads its settings
+# from tests/rig/containers.conf through CONTAINERS_CONF.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT := $(CURDIR)
+CACHE := $(ROOT)/.cache
+VENV := $(ROOT)/.venv
+COLLECTIONS := $(CACHE)/collections
+# ansible-core is pinned in requirements-dev.txt; the `ansible` package of the same series carries
+# the containers.podman collection that Molecule's podman driver needs (Galaxy is not reachable).
+ANSIBLE_PACKAGE := ansible==12.3.0
+# The pip version that the pinned ansible-test bootstraps in its virtual environments.
+ANSIBLE_TEST_PIP := 24.2
+APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps gcc libc6-dev make curl valgrind libkeepalive0
+PLATFORMS := bookworm trixie
+
+export HOME := $(CACHE)/home
+export ANSIBLE_HOME := $(CACHE)/ansible
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_LOCAL_TEMP := $(CACHE)/ansible/tmp
+export CONTAINERS_CONF := $(ROOT)/tests/rig/containers.conf
+export PATH := $(VENV)/bin:$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export PYTHONDONTWRITEBYTECODE := 1
+export LC_ALL := C.UTF-8
+
+PYTEST_MARKERS :=
+
+.PHONY: help deps venv collections images setup lint sanity units integration molecule build \
+        perf demo test clean
+
+help:
+	@echo "make demo   build a disposable container, run the collection in it, and show this machine's facts"
+	@echo "make test   every check: lint, sanity, units, integration, build, all Molecule scenarios"
+	@echo "make perf   benchmarks (tests/perf), side by side with ss, /proc and psutil"
+	@echo "make clean  remove the virtual environment, caches and test containers"
+
+# --- set-up ---------------------------------------------------------------------------------------
+
+deps: $(CACHE)/stamps/apt
+$(CACHE)/stamps/apt: Makefile
+	@mkdir -p $(@D) $(HOME)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements-dev.txt | deps
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@echo "installing the Python toolchain into .venv"
+	@$(VENV)/bin/pip install -q -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/python -c "import ansible, molecule, testinfra, pytest" 
+	@mkdir -p $(CACHE)/wheels
+	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/wheels pip==$(ANSIBLE_TEST_PIP) 2>&1 | grep -v "^WARNING: Location" || true
+	@touch $@
+
+collections: $(COLLECTIONS)/.installed
+$(COLLECTIONS)/.installed: Makefile | venv
+	@mkdir -p $(COLLECTIONS)/ansible_collections/linuxnet $(CACHE)/download
+	@echo "unpacking containers.podman from $(ANSIBLE_PACKAGE)"
+	@rm -rf $(COLLECTIONS)/ansible_collections/containers
+	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/download $(ANSIBLE_PACKAGE) 2>&1 | grep -v "^WARNING: Location" || true
+	@cd $(COLLECTIONS) && $(VENV)/bin/python -m zipfile -e $(CACHE)/download/$(subst ==,-,$(ANSIBLE_PACKAGE))-py3-none-any.whl $(CACHE)/download/ansible >/dev/null \
+	  && mkdir -p ansible_collections/containers \
+	  && cp -a $(CACHE)/download/ansible/ansible_collections/containers/podman ansible_collections/containers/ \
+	  && rm -rf $(CACHE)/download/ansible
+	@# The collection under test is the working tree itself, never an installed copy.
+	@ln -sfn $(ROOT) $(COLLECTIONS)/ansible_collections/linuxnet/keepalive
+	@touch $@
+
+images: | deps
+	@for suite in $(PLATFORMS); do tests/rig/build-image.sh $$suite; done
+
+setup: deps venv collections
+
+# --- checks ---------------------------------------------------------------------------------------
+
+# ansible-test must run from .../ansible_collections/linuxnet/keepalive: a fresh copy of the tracked
+# and new files, so that stale build products never reach it.
+ATEST_ROOT := $(CACHE)/ansible-test/ansible_collections/linuxnet/keepalive
+define atest_copy
+	rm -rf $(ATEST_ROOT) && mkdir -p $(ATEST_ROOT)
+	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} $(ATEST_ROOT)/ 2>/dev/null || true
+	mkdir -p $(HOME)/.ansible/test/cache
+	cp tests/rig/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
+endef
+
+lint: setup
+	yamllint -s .
+	ansible-lint --offline
+	@test ! -s tests/sanity/ignore-2.19.txt || { echo "tests/sanity/ignore-2.19.txt must stay empty"; exit 1; }
+
+sanity: setup
+	@$(atest_copy)
+	cd $(ATEST_ROOT) && KEEPALIVE_WHEELS=$(CACHE)/wheels ansible-test sanity --color no --python 3.11 --requirements
+
+units: setup
+	@$(atest_copy)
+	cd $(ATEST_ROOT) && ansible-test units --color no --python 3.11
+
+integration: setup
+	pytest -p no:cacheprovider tests/integration -q
+
+build: setup
+	@rm -rf $(CACHE)/build && mkdir -p $(CACHE)/build/installed
+	ansible-galaxy collection build --force --output-path $(CACHE)/build .
+	ansible-galaxy collection install --force -p $(CACHE)/build/installed $(CACHE)/build/linuxnet-keepalive-*.tar.gz
+	@tar -tzf $(CACHE)/build/linuxnet-keepalive-*.tar.gz | grep -E '^(tests|molecule|\.venv|\.cache)/' && { echo "build_ignore let test files into the artifact"; exit 1; } || true
+	@for m in $$(ls plugins/modules/*.py 2>/dev/null | xargs -n1 basename | sed 's/\.py$$//'); do \
+	  ANSIBLE_COLLECTIONS_PATH=$(CACHE)/build/installed ansible-doc linuxnet.keepalive.$$m >/dev/null \
+	    && echo "ansible-doc linuxnet.keepalive.$$m: ok"; \
+	done
+
+molecule: setup images
+	@for s in $$(ls molecule); do \
+	  echo "=== molecule test -s $$s"; \
+	  molecule test -s $$s || exit 1; \
+	done
+
+perf: setup
+	python tests/perf/bench_facts.py
+
+demo: setup images
+	tests/rig/demo.sh
+
+test: lint sanity units integration build molecule
+	@echo "make test: every check passed"
+
+clean:
+	-molecule destroy --all 2>/dev/null
+	rm -rf $(VENV) $(CACHE)

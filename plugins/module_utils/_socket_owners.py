@@ -1,0 +1,128 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Which processes hold which sockets: socket inodes matched to /proc/PID/fd links.
+
+A socket's file descriptor links to ``socket:[INODE]``. One scan of every process's fd table
+maps inodes to pids; a socket shared after fork() maps to several pids. Processes that exit
+mid-scan are skipped; fd tables that may not be read (another user's process without root) are
+counted so that the caller can say why some sockets show no owner.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+_SOCKET_PREFIX = 'socket:['
+
+
+class SocketOwners:
+    """inode -> pid (int) or tuple of pids, built by ``scan()``."""
+
+    def __init__(self, proc='/proc'):
+        self.proc = proc
+        self.by_inode = {}
+        self.unreadable = 0
+        self.vanished = 0
+        self._process = {}
+
+    def scan(self):
+        by_inode = self.by_inode
+        readlink = os.readlink
+        prefix = _SOCKET_PREFIX
+        try:
+            entries = os.listdir(self.proc)
+        except OSError:
+            return self
+        for name in entries:
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            try:
+                fd_dir = os.open('%s/%s/fd' % (self.proc, name), os.O_RDONLY | os.O_DIRECTORY)
+            except OSError as exc:
+                self._count_failure(exc)
+                continue
+            try:
+                try:
+                    fds = os.listdir(fd_dir)
+                except OSError as exc:
+                    self._count_failure(exc)
+                    continue
+                for fd in fds:
+                    try:
+                        link = readlink(fd, dir_fd=fd_dir)
+                    except OSError:
+                        continue  # closed since the listing
+                    if link.startswith(prefix):
+                        inode = int(link[8:-1])
+                        held = by_inode.get(inode)
+                        if held is None:
+                            by_inode[inode] = pid
+                        elif held != pid and (isinstance(held, int) or pid not in held):
+                            by_inode[inode] = (held, pid) if isinstance(held, int) else held + (pid,)
+            finally:
+                os.close(fd_dir)
+        return self
+
+    def _count_failure(self, exc):
+        if getattr(exc, 'errno', None) in (1, 13):  # EPERM, EACCES
+            self.unreadable += 1
+        else:
+            self.vanished += 1
+
+    def pids(self, inode):
+        held = self.by_inode.get(inode)
+        if held is None:
+            return []
+        if isinstance(held, int):
+            return [held]
+        return sorted(set(held))
+
+    def process(self, pid):
+        """(name, systemd unit or None) of a pid; (None, None) if it has exited."""
+        info = self._process.get(pid)
+        if info is None:
+            info = (read_comm(self.proc, pid), read_unit(self.proc, pid))
+            self._process[pid] = info
+        return info
+
+
+def read_comm(proc, pid):
+    try:
+        with open('%s/%d/comm' % (proc, pid), 'rb') as handle:
+            return handle.read().decode('utf-8', 'replace').rstrip('\n')
+    except (IOError, OSError):
+        return None
+
+
+def unit_from_cgroup(text):
+    """The systemd unit from /proc/PID/cgroup text: the innermost .service or .scope in the path.
+
+    '0::/system.slice/nginx.service' -> 'nginx.service'; '0::/init.scope' -> 'init.scope';
+    '0::/' (a container without systemd, or a kernel thread) -> None.
+    """
+    path = None
+    for line in text.splitlines():
+        parts = line.split(':', 2)
+        if len(parts) == 3 and (parts[0] == '0' or parts[1] == 'name=systemd'):
+            path = parts[2]
+            if parts[0] == '0':
+                break
+    if not path:
+        return None
+    unit = None
+    for part in path.split('/'):
+        if part.endswith('.service') or part.endswith('.scope'):
+            unit = part
+    return unit
+
+
+def read_unit(proc, pid):
+    try:
+        with open('%s/%d/cgroup' % (proc, pid), 'rb') as handle:
+            return unit_from_cgroup(handle.read().decode('utf-8', 'replace'))
+    except (IOError, OSError):
+        return None

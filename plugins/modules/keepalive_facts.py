@@ -1,0 +1,390 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: keepalive_facts
+short_description: Report every TCP connection's keep-alive state, its owner and why
+version_added: 0.1.0
+description:
+  - Reads every TCP socket of the host's network namespace, IPv4 and IPv6, from the kernel's
+    netlink sock_diag interface (what C(ss) uses) or from C(/proc/net/tcp) and C(/proc/net/tcp6),
+    and tells for each connection whether keep-alive is on, with a reason that is true to the kernel.
+  - Keep-alive is a per-socket option. A program that never sets C(SO_KEEPALIVE) on its socket gets
+    no keep-alive, whatever the C(net.ipv4.tcp_keepalive_*) sysctls say; they are only the defaults
+    for sockets that set it. Such connections show no timer in C(ss -o) and are reported here as
+    C(disabled), with the processes that hold them.
+  - Changes nothing on the host.
+author:
+  - linuxnet.keepalive contributors
+options:
+  states:
+    description:
+      - Return only connections in these TCP states.
+    type: list
+    elements: str
+    choices: [established, syn_sent, syn_recv, fin_wait1, fin_wait2, time_wait, close, close_wait,
+              last_ack, listen, closing]
+  direction:
+    description:
+      - Return only connections in these directions.
+      - C(inbound) sockets were accepted from a local listener (their local port is a listening
+        port), C(outbound) connections were opened by this host, C(listen) are listening sockets.
+    type: list
+    elements: str
+    choices: [inbound, outbound, listen]
+  ports:
+    description:
+      - Return only connections whose local or remote port is one of these.
+    type: list
+    elements: int
+  processes:
+    description:
+      - Return only connections held by processes with these names (as in C(/proc/PID/comm)).
+      - Needs O(owners=true).
+    type: list
+    elements: str
+  only_missing:
+    description:
+      - Return only connections whose keep-alive is C(disabled).
+    type: bool
+    default: false
+  limit:
+    description:
+      - At most this many connections are returned. The summary still counts every socket, and
+        C(summary.left_out) says how many matching connections were not returned.
+      - V(0) returns the summary only.
+    type: int
+    default: 1000
+  owners:
+    description:
+      - Find the process(es) and systemd unit holding each socket, by matching socket inodes with
+        C(/proc/PID/fd). Other users' processes are only visible to root.
+    type: bool
+    default: true
+  source:
+    description:
+      - Where the socket table is read from. V(auto) uses netlink sock_diag when the kernel offers it
+        and falls back to C(/proc/net/tcp*). Both give the same results.
+    type: str
+    choices: [auto, netlink, proc]
+    default: auto
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; it behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: The module changes nothing, so there is nothing to compare.
+  facts:
+    support: full
+  platform:
+    support: full
+    platforms: [posix]
+    description: Linux only; reads the network namespace the module runs in.
+notes:
+  - A container has its own network namespace; run the module inside it to see its connections.
+  - The kernel shows one pending timer per socket. An established socket with a retransmission
+    or zero-window probe pending hides its keep-alive timer; such connections are C(unknown).
+seealso:
+  - name: TCP keep-alive HOWTO
+    description: How keep-alive works on Linux and which socket options control it.
+    link: https://tldp.org/HOWTO/TCP-Keepalive-HOWTO/
+'''
+
+EXAMPLES = r'''
+- name: Gather keep-alive facts for every connection
+  linuxnet.keepalive.keepalive_facts:
+
+- name: Only established outbound connections that run without keep-alive
+  linuxnet.keepalive.keepalive_facts:
+    only_missing: true
+    direction: [outbound]
+    states: [established]
+
+- name: Show which processes hold connections without keep-alive
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.keepalive.summary.culprits }}"
+
+- name: Count only, without looking up owners (the cheapest call on a busy host)
+  linuxnet.keepalive.keepalive_facts:
+    owners: false
+    limit: 0
+
+- name: Connections of one service to its database
+  linuxnet.keepalive.keepalive_facts:
+    processes: [java]
+    ports: [5432]
+
+# Ad hoc, across an inventory:
+#   ansible all -m linuxnet.keepalive.keepalive_facts -a only_missing=true
+'''
+
+RETURN = r'''
+ansible_facts:
+  description: Facts added under C(keepalive).
+  returned: always
+  type: complex
+  contains:
+    keepalive:
+      description: The keep-alive state of the host's TCP sockets.
+      returned: always
+      type: complex
+      contains:
+        source:
+          description: Where the socket table was read from.
+          returned: always
+          type: str
+          sample: netlink
+        defaults:
+          description: The kernel's keep-alive defaults in this network namespace
+            (C(net.ipv4.tcp_keepalive_time), C(_intvl), C(_probes)). They apply only to sockets
+            that set C(SO_KEEPALIVE) without their own values.
+          returned: always
+          type: dict
+          sample: {"time": 7200, "intvl": 75, "probes": 9}
+          contains:
+            time:
+              description: Seconds of idleness before the first probe.
+              type: int
+              returned: always
+            intvl:
+              description: Seconds between probes.
+              type: int
+              returned: always
+            probes:
+              description: Unanswered probes before the connection is dropped.
+              type: int
+              returned: always
+        connections:
+          description: The connections that passed the filters, at most O(limit) of them.
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            family:
+              description: C(inet) (IPv4) or C(inet6) (IPv6, including IPv4-mapped addresses).
+              type: str
+              returned: always
+              sample: inet
+            state:
+              description: TCP state, as the kernel names it, in lower case.
+              type: str
+              returned: always
+              sample: established
+            local_address:
+              description: Local address in its usual text form.
+              type: str
+              returned: always
+              sample: 10.0.0.5
+            local_port:
+              description: Local port.
+              type: int
+              returned: always
+              sample: 43512
+            remote_address:
+              description: Remote address in its usual text form (C(::ffff:10.0.0.9) when IPv4-mapped).
+              type: str
+              returned: always
+              sample: 10.0.0.9
+            remote_port:
+              description: Remote port.
+              type: int
+              returned: always
+              sample: 5432
+            direction:
+              description: C(inbound) (accepted from a local listener), C(outbound) (opened by this host)
+                or C(listen).
+              type: str
+              returned: always
+              sample: outbound
+            timer:
+              description: The pending timer, named as C(ss -o) names it.
+              type: str
+              returned: always
+              choices: [off, on, keepalive, timewait, persist]
+              sample: keepalive
+            timer_expires:
+              description: Whole seconds until the timer fires (0 without a timer).
+              type: int
+              returned: always
+              sample: 7183
+            retrans:
+              description: Probes sent (keepalive and persist timers) or retransmissions (on timer),
+                the third field of C(ss -o)'s timer.
+              type: int
+              returned: always
+              sample: 0
+            uid:
+              description: The socket's owner uid.
+              type: int
+              returned: always
+              sample: 0
+            inode:
+              description: The socket's inode (0 for sockets without one, such as TIME_WAIT).
+              type: int
+              returned: always
+              sample: 48213
+            keepalive:
+              description: The verdict.
+              type: str
+              returned: always
+              choices: [enabled, disabled, unknown, not_applicable]
+              sample: disabled
+            reason:
+              description: Why, in a sentence.
+              type: str
+              returned: always
+              sample: "no keep-alive timer: the program never set SO_KEEPALIVE on this socket; ..."
+            pids:
+              description: The processes holding the socket (several after fork()).
+              type: list
+              elements: int
+              returned: when O(owners=true)
+              sample: [1234]
+            process:
+              description: The first holder's process name, or null when none was found.
+              type: str
+              returned: when O(owners=true)
+              sample: python3
+            unit:
+              description: The first holder's systemd unit, or null.
+              type: str
+              returned: when O(owners=true)
+              sample: app.service
+        summary:
+          description: Counts over every socket read, whatever the filters and O(limit).
+          returned: always
+          type: dict
+          contains:
+            total:
+              description: Sockets read.
+              type: int
+              returned: always
+            by_direction:
+              description: Sockets by direction (C(inbound), C(outbound), C(listen)).
+              type: dict
+              returned: always
+              sample: {"inbound": 12, "outbound": 40, "listen": 5}
+            by_verdict:
+              description: Sockets by verdict.
+              type: dict
+              returned: always
+              sample: {"enabled": 12, "disabled": 38, "unknown": 2, "not_applicable": 5}
+            by_direction_verdict:
+              description: Sockets by direction, then verdict.
+              type: dict
+              returned: always
+            by_state:
+              description: Sockets by TCP state.
+              type: dict
+              returned: always
+              sample: {"established": 50, "listen": 5, "time_wait": 2}
+            outbound_without_keepalive:
+              description: Outbound connections whose keep-alive is C(disabled).
+              type: int
+              returned: always
+            matched:
+              description: Sockets that passed the filters.
+              type: int
+              returned: always
+            returned:
+              description: Connections returned in C(connections).
+              type: int
+              returned: always
+            left_out:
+              description: Matching connections not returned because of O(limit).
+              type: int
+              returned: always
+            culprits:
+              description: Processes holding established outbound connections without keep-alive,
+                grouped by process name and unit, most connections first. Empty when O(owners=false).
+              type: list
+              elements: dict
+              returned: always
+              sample: [{"process": "python3", "unit": "app.service", "pids": [812], "connections": 30}]
+            culprits_without_owner:
+              description: Such connections whose process was not found (exited, or not visible).
+              type: int
+              returned: always
+skipped:
+  description: Lines of C(/proc/net/tcp*) that could not be decoded and were skipped.
+  returned: always
+  type: int
+  sample: 0
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
+    GatherError, gather, open_records, read_defaults,
+)
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import STATE_CODES
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            states=dict(type='list', elements='str', choices=sorted(s for s in STATE_CODES if s != 'new_syn_recv')),
+            direction=dict(type='list', elements='str', choices=['inbound', 'outbound', 'listen']),
+            ports=dict(type='list', elements='int'),
+            processes=dict(type='list', elements='str'),
+            only_missing=dict(type='bool', default=False),
+            limit=dict(type='int', default=1000),
+            owners=dict(type='bool', default=True),
+            source=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc']),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params['limit'] < 0:
+        module.fail_json(msg='limit must be 0 or more (0 returns the summary only), not %d' % params['limit'])
+    bad_ports = [p for p in params['ports'] or [] if not 0 <= p <= 65535]
+    if bad_ports:
+        module.fail_json(msg='ports must be between 0 and 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
+    if params['processes'] and not params['owners']:
+        module.fail_json(msg='processes needs owners: true (each socket\'s owner must be looked up)')
+
+    try:
+        defaults = read_defaults()
+        owners = SocketOwners().scan() if params['owners'] else None
+        records, source, reader = open_records(params['source'])
+        connections, summary = gather(
+            records, owners=owners, states=params['states'], directions=params['direction'],
+            ports=params['ports'], processes=params['processes'],
+            only_missing=params['only_missing'], limit=params['limit'],
+        )
+    except GatherError as exc:
+        module.fail_json(msg=str(exc))
+
+    skipped = 0
+    if reader is not None:
+        skipped = reader.malformed
+        if skipped:
+            module.warn('skipped %d line(s) of /proc/net/tcp* that could not be decoded, e.g. %s'
+                        % (skipped, '; '.join(reader.malformed_samples)))
+    if owners is not None and owners.unreadable:
+        module.warn('could not read the open files of %d process(es) (root is needed for other users\' '
+                    'processes): their sockets show no owner' % owners.unreadable)
+
+    module.exit_json(
+        changed=False,
+        skipped=skipped,
+        ansible_facts={'keepalive': {
+            'source': source,
+            'defaults': defaults,
+            'connections': connections,
+            'summary': summary,
+        }},
+    )
+
+
+if __name__ == '__main__':
+    main()

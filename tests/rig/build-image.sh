@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Build a systemd-booting Debian image for the Molecule scenarios, from Debian's own packages.
+# Usage: build-image.sh SUITE   (bookworm or trixie)
+# The image is rebuilt only when its recipe (this script and the package list) changes: the
+# recipe's hash is stored as a label on the image and compared on every run.
+set -euo pipefail
+
+suite=${1:?usage: build-image.sh SUITE}
+case "$suite" in
+  bookworm | trixie) ;;
+  *) echo "build-image.sh: unknown suite '$suite' (allowed: bookworm, trixie)" >&2; exit 2 ;;
+esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+image="localhost/linuxnet-keepalive-debian:$suite"
+packages=systemd,systemd-sysv,python3,iproute2,procps,gcc,libc6-dev
+recipe=$( { cat "$0"; echo "$suite $packages"; } | sha256sum | cut -c1-16)
+
+current=$(podman image inspect --format '{{ index .Labels "linuxnet.recipe" }}' "$image" 2>/dev/null || true)
+if [ "$current" = "$recipe" ]; then
+  echo "image $image is up to date (recipe $recipe)"
+  exit 0
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/keepalive-rootfs.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+rootfs="$work/rootfs"
+
+echo "building $image (recipe $recipe) with debootstrap"
+debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" >"$work/debootstrap.log" 2>&1 || {
+  tail -n 30 "$work/debootstrap.log" >&2
+  exit 1
+}
+
+# A container has no kernel modules to load; without this mask trixie boots "degraded".
+systemctl --root="$rootfs" mask systemd-modules-load.service >/dev/null 2>&1
+# No getty on a console nobody reads, no network wait in a container.
+systemctl --root="$rootfs" mask getty@tty1.service console-getty.service >/dev/null 2>&1 || true
+# Keep the image small and reproducible.
+rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+: >"$rootfs/etc/machine-id"
+
+tar -C "$rootfs" -c . | podman import \
+  --change 'CMD ["/sbin/init"]' \
+  --change "LABEL linuxnet.recipe=$recipe" \
+  --change 'STOPSIGNAL SIGRTMIN+3' \
+  - "$image" >/dev/null
+echo "built $image"
