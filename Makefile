@@ -86,13 +86,16 @@ setup: deps venv collections
 # --- checks ---------------------------------------------------------------------------------------
 
 # ansible-test must run from .../ansible_collections/linuxnet/keepalive: a fresh copy of the tracked
-# and new files, so that stale build products never reach it.
+# and new files, so that stale build products never reach it. The copy is a git repository of its
+# own, since ansible-test lists its targets with git and this repository ignores .cache/.
 ATEST_ROOT := $(CACHE)/ansible-test/ansible_collections/linuxnet/keepalive
 define atest_copy
 	rm -rf $(ATEST_ROOT) && mkdir -p $(ATEST_ROOT)
-	git ls-files -z --cached --others --exclude-standard | xargs -0 -I{} cp --parents -P {} $(ATEST_ROOT)/ 2>/dev/null || true
+	git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -P -t $(ATEST_ROOT)/
+	cd $(ATEST_ROOT) && git init -q && git add -A
 	mkdir -p $(HOME)/.ansible/test/cache
 	cp tests/rig/get_pip_standin.py $(HOME)/.ansible/test/cache/get_pip_$(subst .,_,$(ANSIBLE_TEST_PIP)).py
+	mkdir -p $(HOME)/.ansible/test/cache/wheels && cp $(CACHE)/wheels/pip-*.whl $(HOME)/.ansible/test/cache/wheels/
 endef
 
 lint: setup
@@ -102,7 +105,7 @@ lint: setup
 
 sanity: setup
 	@$(atest_copy)
-	cd $(ATEST_ROOT) && KEEPALIVE_WHEELS=$(CACHE)/wheels ansible-test sanity --color no --python 3.11 --requirements
+	cd $(ATEST_ROOT) && ansible-test sanity --color no --python 3.11 --requirements
 
 units: setup
 	@$(atest_copy)
@@ -117,8 +120,8 @@ build: setup
 	ansible-galaxy collection install --force -p $(CACHE)/build/installed $(CACHE)/build/linuxnet-keepalive-*.tar.gz
 	@tar -tzf $(CACHE)/build/linuxnet-keepalive-*.tar.gz | grep -E '^(tests|molecule|\.venv|\.cache)/' && { echo "build_ignore let test files into the artifact"; exit 1; } || true
 	@for m in $$(ls plugins/modules/*.py 2>/dev/null | xargs -n1 basename | sed 's/\.py$$//'); do \
-	  ANSIBLE_COLLECTIONS_PATH=$(CACHE)/build/installed ansible-doc linuxnet.keepalive.$$m >/dev/null \
-	    && echo "ansible-doc linuxnet.keepalive.$$m: ok"; \
+	  ANSIBLE_COLLECTIONS_PATH=$(CACHE)/build/installed ansible-doc linuxnet.keepalive.$$m >/dev/null || exit 1; \
+	  echo "ansible-doc linuxnet.keepalive.$$m: ok"; \
 	done
 
 molecule: setup images

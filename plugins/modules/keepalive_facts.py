@@ -22,7 +22,7 @@ description:
     C(disabled), with the processes that hold them.
   - Changes nothing on the host.
 author:
-  - linuxnet.keepalive contributors
+  - linuxnet.keepalive maintainers (@linuxnet)
 options:
   states:
     description:
@@ -84,6 +84,7 @@ attributes:
     description: The module changes nothing, so there is nothing to compare.
   facts:
     support: full
+    description: Everything is returned under C(ansible_facts.keepalive).
   platform:
     support: full
     platforms: [posix]

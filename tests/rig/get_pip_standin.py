@@ -2,15 +2,16 @@
 
 ansible-test bootstraps pip in each of its virtual environments by running a script that it
 downloads from a host this machine cannot reach. This stand-in does the same job with a pip wheel
-that `make` downloaded from the package index beforehand (.cache/wheels). ansible-test runs it with
-the arguments it would give the real script: pip install options and the packages to install.
+that `make` downloaded from the package index beforehand and put in the folder ``wheels`` beside
+this script. ansible-test runs it with the arguments it would give the real script: pip install
+options and the packages to install.
 """
 
 import glob
 import os
 import sys
 
-WHEELS = os.environ.get("KEEPALIVE_WHEELS") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "wheels")
+WHEELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wheels")
 
 
 def main():

@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners, unit_from_cgroup
+
+
+def fake_process(proc, pid, comm, cgroup, links):
+    base = proc / str(pid)
+    (base / 'fd').mkdir(parents=True)
+    (base / 'comm').write_text(comm + '\n')
+    (base / 'cgroup').write_text(cgroup)
+    for fd, target in links.items():
+        os.symlink(target, str(base / 'fd' / str(fd)))
+
+
+@pytest.mark.parametrize('text,unit', [
+    ('0::/system.slice/nginx.service\n', 'nginx.service'),
+    ('0::/init.scope\n', 'init.scope'),
+    ('0::/user.slice/user-1000.slice/user@1000.service/app.slice/worker.service\n', 'worker.service'),
+    ('12:pids:/x\n1:name=systemd:/system.slice/cron.service\n', 'cron.service'),
+    ('0::/\n', None),
+    ('', None),
+])
+def test_unit_from_cgroup(text, unit):
+    assert unit_from_cgroup(text) == unit
+
+
+def test_scan_maps_inodes_to_every_holder(tmp_path):
+    fake_process(tmp_path, 10, 'nginx', '0::/system.slice/nginx.service\n',
+                 {0: '/dev/null', 3: 'socket:[100]', 4: 'socket:[200]', 5: 'pipe:[9]'})
+    fake_process(tmp_path, 11, 'nginx', '0::/system.slice/nginx.service\n', {3: 'socket:[100]'})
+    fake_process(tmp_path, 20, 'curl', '0::/user.slice/session-1.scope\n', {7: 'socket:[300]'})
+    (tmp_path / 'self').mkdir()
+    owners = SocketOwners(proc=str(tmp_path)).scan()
+    assert owners.pids(100) == [10, 11]
+    assert owners.pids(200) == [10]
+    assert owners.pids(300) == [20]
+    assert owners.pids(999) == []
+    assert owners.process(20) == ('curl', 'session-1.scope')
+    assert owners.process(12345) == (None, None)  # exited
+
+
+def test_processes_without_fd_access_are_counted(tmp_path):
+    (tmp_path / '30').mkdir()  # no fd directory: vanished mid-scan
+    owners = SocketOwners(proc=str(tmp_path)).scan()
+    assert owners.by_inode == {} and owners.vanished == 1
