@@ -33,7 +33,7 @@ export LC_ALL := C.UTF-8
 PYTEST_MARKERS :=
 
 .PHONY: help deps venv collections images setup lint sanity units integration molecule build \
-        perf demo test clean
+        perf perf-smoke demo test clean
 
 help:
 	@echo "make demo   build a disposable container, run the collection in it, and show this machine's facts"
@@ -133,10 +133,14 @@ molecule: setup images
 perf: setup
 	python tests/perf/bench_facts.py
 
+# The benchmark at a small size: proves the script and every method it compares still run.
+perf-smoke: setup
+	python tests/perf/bench_facts.py --connections 2000 --repeat 1
+
 demo: setup images
 	tests/rig/demo.sh
 
-test: lint sanity units integration build molecule
+test: lint sanity units integration build perf-smoke molecule
 	@echo "make test: every check passed"
 
 clean:

@@ -1,13 +1,25 @@
 """Helpers for the scenario's testinfra tests: its instances, reached with `podman exec`."""
 
-import json
+import importlib.util
 import os
-import subprocess
-import tempfile
 
 import yaml
 
 SCENARIO = os.environ.get('MOLECULE_SCENARIO_DIRECTORY', os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+RIG = os.path.join(os.path.dirname(os.path.dirname(SCENARIO)), 'tests', 'rig')
+
+
+def _load_adhoc():
+    """tests/rig/adhoc.py, which the demo shares (tests/rig is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location('adhoc', os.path.join(RIG, 'adhoc.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+adhoc = _load_adhoc()
 
 
 def instances():
@@ -21,14 +33,5 @@ def podman_hosts():
 
 
 def run_module(instance, module, args=''):
-    """Run a module ad hoc on one instance, as a user would; return its result dict."""
-    with tempfile.TemporaryDirectory() as tree:
-        env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER='/usr/bin/python3', ANSIBLE_LOAD_CALLBACK_PLUGINS='1',
-                   ANSIBLE_CALLBACKS_ENABLED='ansible.builtin.tree', ANSIBLE_CALLBACK_TREE_DIR=tree)
-        proc = subprocess.run(['ansible', 'all', '-i', instance + ',', '-c', 'containers.podman.podman',
-                               '-m', module, '-a', args], env=env, capture_output=True, text=True, check=False)
-        path = os.path.join(tree, instance)
-        if not os.path.exists(path):
-            raise AssertionError('no result from ansible:\n%s\n%s' % (proc.stdout[-2000:], proc.stderr[-2000:]))
-        with open(path) as handle:
-            return json.load(handle)
+    """Run a module ad hoc on one instance through the podman connection; return its result."""
+    return adhoc.run_module(instance, module, args, connection='containers.podman.podman')

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make demo`: the collection at work on a disposable container and, read-only, on this machine.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+name="keepalive-demo-$$"
+image=localhost/linuxnet-keepalive-debian:bookworm
+
+cleanup() {
+  podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+facts() {  # facts HOST CONNECTION TITLE [MODULE ARGS]
+  python3 "$here/facts_table.py" "$@"
+}
+
+echo "== booting a disposable container ($image)"
+podman run -d --name "$name" --privileged --systemd=always "$image" /sbin/init >/dev/null
+for _ in $(seq 1 100); do
+  state=$(podman exec "$name" systemctl is-system-running 2>/dev/null || true)
+  [ "$state" = running ] && break
+  sleep 0.2
+done
+echo "systemd in the container: $state"
+
+echo "== starting a service in it that opens one connection with SO_KEEPALIVE and one without"
+podman cp "$root/molecule/default/files/connection_probe.py" "$name:/usr/local/bin/connection_probe.py"
+podman exec "$name" systemd-run --quiet --unit=legacy-app --collect \
+  python3 /usr/local/bin/connection_probe.py 8080 /run/probe.ready /run/probe.stop
+for _ in $(seq 1 50); do podman exec "$name" test -e /run/probe.ready && break; sleep 0.1; done
+echo "\$ ss -tno state established   (inside the container)"
+podman exec "$name" ss -tno state established
+echo
+
+facts "$name" containers.podman.podman "keepalive_facts in the container"
+facts localhost local "keepalive_facts on this machine (read-only)" "direction=outbound,inbound"
