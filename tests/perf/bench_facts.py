@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: keepalive_facts' gathering against ss, /proc and psutil, side by side in one run.
 
 Opens N loopback TCP connections (2N sockets) in a private network namespace, spread over worker
@@ -13,14 +12,13 @@ processes (each stays under the open-file limit), then times, in fresh processes
   gather /proc (owners=false)        the /proc fallback
 
 and prints the median wall time, peak memory (max RSS of the process) and the ratios the project
-holds itself to. Usage: bench_facts.py [--connections N] [--repeat R] [--slow-repeat R]
+holds itself to. Usage: python bench_facts.py [--connections N] [--repeat R] [--slow-repeat R]
 Nothing on the host changes: the connections live and die in the namespace.
 """
 
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -170,8 +168,8 @@ def main():
         peak = max(data['rss']) if data['rss'][0] is not None else None
         figures[name] = {'median_s': round(median, 3), 'peak_mb': round(peak, 1) if peak else None,
                          'runs': len(data['wall'])}
-        print('%-28s %10.3f %10s  %s' % (name, median, '%.1f' % peak if peak else '-',
-                                          json.dumps(data['info']) if data['info'] else ''))
+        notes = json.dumps(data['info']) if data['info'] else ''
+        print('%-28s %10.3f %10s  %s' % (name, median, '%.1f' % peak if peak else '-', notes))
 
     def ratio(a, b):
         return figures[a]['median_s'] / max(figures[b]['median_s'], 1e-9)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Run keepalive_facts on a host and print the result as a person wants to read it.
 
 Usage: facts_table.py HOST CONNECTION TITLE [MODULE_ARGS]

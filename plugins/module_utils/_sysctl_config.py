@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The kernel's keep-alive sysctls: limits, the boot-time configuration order, and conflicts.
+
+At boot, systemd-sysctl (and `sysctl --system`) collect the *.conf files of /etc/sysctl.d,
+/run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and /lib/sysctl.d. A file name found in
+an earlier directory masks the same name in a later one (a link to /dev/null masks it entirely).
+The files are applied in the lexical order of their names, and /etc/sysctl.conf after them all.
+The last assignment of a key wins. This module reproduces that order to find the files that
+would set a keep-alive key after ours, so that our value would not be in force after a reboot.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import fnmatch
+import os
+import re
+
+CONFIG_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
+SYSCTL_CONF = '/etc/sysctl.conf'
+PROC_SYS = '/proc/sys'
+
+# option name -> (sysctl key, lowest, highest, kernel default). The limits are those of the
+# per-socket options (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): values a socket could also take.
+KEYS = (
+    ('time', 'net.ipv4.tcp_keepalive_time', 1, 32767, 7200),
+    ('intvl', 'net.ipv4.tcp_keepalive_intvl', 1, 32767, 75),
+    ('probes', 'net.ipv4.tcp_keepalive_probes', 1, 127, 9),
+)
+OPTION_KEYS = dict((option, key) for option, key, _low, _high, _default in KEYS)
+KERNEL_DEFAULTS = dict((key, default) for _option, key, _low, _high, default in KEYS)
+HEADER = ('# Managed by Ansible (linuxnet.keepalive.keepalive_sysctl): kernel keep-alive defaults.\n'
+          '# They apply only to sockets that set SO_KEEPALIVE; they never turn keep-alive on.\n')
+
+
+class SysctlConfigError(Exception):
+    """Bad input; the message names the option, the value and what is allowed."""
+
+
+def _as_int(value):
+    """An int, or a string of digits; anything else (bool, float, text) raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.match(r'^\s*[+-]?\d+\s*$', value):
+        return int(value)
+    raise ValueError(value)
+
+
+def validate(values):
+    """{'time': 120, ...} (None for unset) -> {'net.ipv4.tcp_keepalive_time': 120, ...}.
+
+    Every value is checked before anything is returned, and every problem is named at once.
+    """
+    wanted = {}
+    problems = []
+    for option, key, low, high, _default in KEYS:
+        value = values.get(option)
+        if value is None:
+            continue
+        unit = '' if option == 'probes' else ' seconds'
+        try:
+            number = _as_int(value)
+        except ValueError:
+            problems.append('%s must be an integer from %d to %d%s, not %r' % (option, low, high, unit, value))
+            continue
+        if not low <= number <= high:
+            problems.append('%s must be from %d to %d%s, not %d' % (option, low, high, unit, number))
+            continue
+        wanted[key] = number
+    if problems:
+        raise SysctlConfigError('; '.join(problems))
+    return wanted
+
+
+def proc_path(key, proc_sys=PROC_SYS):
+    return os.path.join(proc_sys, key.replace('.', '/'))
+
+
+def read_running(keys, proc_sys=PROC_SYS):
+    """The running kernel's values of these keys, as integers."""
+    values = {}
+    for key in keys:
+        with open(proc_path(key, proc_sys)) as handle:
+            values[key] = int(handle.read().strip())
+    return values
+
+
+def parse(text):
+    """Assignments of a sysctl.d file, in order: [(key, value)].
+
+    Comments start with '#' or ';'; a key may use '/' for '.', and a leading '-' (ignore
+    errors) is dropped; lines without '=' are ignored as systemd-sysctl ignores them.
+    """
+    assignments = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in '#;' or '=' not in line:
+            continue
+        key, value = line.split('=', 1)
+        key = key.strip().lstrip('-').strip()
+        if '/' in key:
+            # 'net/ipv4/tcp_keepalive_time': '/' separates, and a '.' is part of a name
+            key = key.replace('.', '\0').replace('/', '.').replace('\0', '/')
+        assignments.append((key, value.strip()))
+    return assignments
+
+
+def sets_key(pattern, key):
+    return pattern == key or (any(c in pattern for c in '*?[') and fnmatch.fnmatchcase(key, pattern))
+
+
+def boot_order(dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF, extra=None):
+    """The files systemd-sysctl would apply, in order: [path].
+
+    ``extra`` is a path to count as present (our file, before it is written).
+    """
+    by_name = {}
+    for directory in dirs:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            names = []
+        if extra and os.path.dirname(extra) == directory:
+            names = list(names) + [os.path.basename(extra)]
+        for name in names:
+            if name.endswith('.conf') and name not in by_name:
+                by_name[name] = os.path.join(directory, name)
+    ordered = [by_name[name] for name in sorted(by_name)]
+    if sysctl_conf:
+        ordered.append(sysctl_conf)
+    return ordered
+
+
+def read_assignments(path):
+    try:
+        with open(path) as handle:
+            return parse(handle.read())
+    except (IOError, OSError, UnicodeDecodeError):
+        return []
+
+
+def conflicts(path, wanted, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
+    """Files that would set one of ``wanted``'s keys after ``path`` at boot, to another value.
+
+    Returns [{'file', 'key', 'value'}]. If another file of the same name in an earlier directory
+    masks ``path``, that file is reported for every key (our file would never be read).
+    """
+    order = boot_order(dirs, sysctl_conf, extra=path)
+    found = []
+    if path not in order:
+        masking = [p for p in order if os.path.basename(p) == os.path.basename(path)]
+        for key in sorted(wanted):
+            found.append({'file': masking[0] if masking else path, 'key': key, 'value': None,
+                          'masks': True})
+        return found
+    for later in order[order.index(path) + 1:]:
+        if os.path.realpath(later) == os.path.realpath(path):
+            continue
+        for pattern, value in read_assignments(later):
+            for key, ours in sorted(wanted.items()):
+                if sets_key(pattern, key) and value != str(ours):
+                    found.append({'file': later, 'key': key, 'value': value, 'masks': False})
+    return found
+
+
+def boot_values(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
+    """What the configuration sets these keys to at boot, ignoring ``skip``; kernel defaults otherwise."""
+    values = dict((key, KERNEL_DEFAULTS[key]) for key in keys)
+    for path in boot_order(dirs, sysctl_conf):
+        if skip and os.path.realpath(path) == os.path.realpath(skip):
+            continue
+        for pattern, value in read_assignments(path):
+            for key in keys:
+                if sets_key(pattern, key):
+                    try:
+                        values[key] = int(value)
+                    except ValueError:
+                        pass
+    return values
+
+
+def render(wanted):
+    """The content of our file: a header and exactly the given keys, in a fixed order."""
+    lines = [HEADER]
+    for _option, key, _low, _high, _default in KEYS:
+        if key in wanted:
+            lines.append('%s = %d\n' % (key, wanted[key]))
+    return ''.join(lines)
+
+
+def check_path(path, dirs=CONFIG_DIRS):
+    """Our file must be a *.conf directly in a directory that is read at boot."""
+    if not os.path.isabs(path) or not path.endswith('.conf') or os.path.dirname(path) not in dirs:
+        raise SysctlConfigError('path must be a .conf file directly in one of %s (files elsewhere are not '
+                                'read at boot, and /etc/sysctl.conf is not ours to change), not %r'
+                                % (', '.join(dirs), path))

@@ -1,0 +1,301 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: keepalive_sysctl
+short_description: Set the kernel's TCP keep-alive defaults, live and persistently, and find boot-time overrides
+version_added: 0.1.0
+description:
+  - Sets C(net.ipv4.tcp_keepalive_time), C(net.ipv4.tcp_keepalive_intvl) and
+    C(net.ipv4.tcp_keepalive_probes) in the running kernel and writes exactly those keys to one
+    file in C(/etc/sysctl.d), so that they are applied again at boot.
+  - Finds every configuration file that systemd-sysctl or C(sysctl --system) would apply after
+    ours and that sets one of these keys to another value, so that our value would not be the one
+    in force after a reboot.
+  - These values are only defaults for sockets that set C(SO_KEEPALIVE) without their own
+    C(TCP_KEEPIDLE), C(TCP_KEEPINTVL), C(TCP_KEEPCNT). They never turn keep-alive on for a socket.
+    Use M(linuxnet.keepalive.keepalive_facts) to find connections whose program never set it.
+  - The values are per network namespace. Setting them on a host does not change its containers.
+author:
+  - linuxnet.keepalive maintainers (@linuxnet)
+options:
+  time:
+    description:
+      - Seconds a connection is idle before the first probe (C(net.ipv4.tcp_keepalive_time)).
+      - An integer from 1 to 32767, the range a socket's own C(TCP_KEEPIDLE) may take.
+    type: raw
+  intvl:
+    description:
+      - Seconds between probes (C(net.ipv4.tcp_keepalive_intvl)). An integer from 1 to 32767.
+    type: raw
+  probes:
+    description:
+      - Unanswered probes before the connection is dropped (C(net.ipv4.tcp_keepalive_probes)).
+        An integer from 1 to 127.
+    type: raw
+  apply:
+    description:
+      - Set the values in the running kernel.
+      - Needs a writable C(/proc/sys); in an unprivileged container use V(false) to write the file only.
+    type: bool
+    default: true
+  persist:
+    description:
+      - Write the values to O(path), so that they are applied at boot.
+    type: bool
+    default: true
+  path:
+    description:
+      - The file this module owns. It must be a C(.conf) file directly in one of the directories
+        read at boot (C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
+        C(/usr/lib/sysctl.d), C(/lib/sysctl.d)).
+      - An existing file that this module did not write is never overwritten or removed.
+    type: path
+    default: /etc/sysctl.d/60-keepalive.conf
+  on_conflict:
+    description:
+      - What to do when another file would override our values at boot.
+      - V(warn) reports them as a warning and in RV(conflicts); V(fail) fails before anything is
+        changed; V(ignore) only returns them.
+    type: str
+    choices: [warn, fail, ignore]
+    default: warn
+  state:
+    description:
+      - V(present) sets the values. At least one of O(time), O(intvl), O(probes) is needed.
+      - V(absent) removes O(path) and, with O(apply), sets the running values to what the
+        remaining configuration gives at boot (the kernel's 7200, 75 and 9 where nothing sets them).
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change, including conflicts, without changing anything.
+  diff_mode:
+    support: full
+    description: Shows the running values and the file before and after.
+  platform:
+    support: full
+    platforms: [posix]
+    description: Linux only.
+notes:
+  - Every value is validated before anything is changed; the file is written atomically, root-owned, mode 0644.
+  - The boot order is the one systemd-sysctl uses. C(*.conf) files of all the directories above, a name in an
+    earlier directory masking the same name in a later one, in lexical order of their names, then
+    C(/etc/sysctl.conf). The last assignment of a key wins.
+seealso:
+  - module: linuxnet.keepalive.keepalive_facts
+  - name: sysctl.d(5)
+    description: Configuration files and the order in which they are read at boot.
+    link: https://www.freedesktop.org/software/systemd/man/latest/sysctl.d.html
+'''
+
+EXAMPLES = r'''
+- name: Probe idle connections after 2 minutes, every 30 s, give up after 4 probes
+  linuxnet.keepalive.keepalive_sysctl:
+    time: 120
+    intvl: 30
+    probes: 4
+
+- name: Refuse to go on when another file would undo the setting at boot
+  linuxnet.keepalive.keepalive_sysctl:
+    time: 120
+    on_conflict: fail
+
+- name: In an unprivileged container, where /proc/sys is read-only, only write the file
+  linuxnet.keepalive.keepalive_sysctl:
+    time: 120
+    apply: false
+
+- name: Remove the file and go back to what the rest of the configuration sets
+  linuxnet.keepalive.keepalive_sysctl:
+    state: absent
+'''
+
+RETURN = r'''
+before:
+  description: The running kernel's values before the module ran.
+  returned: always
+  type: dict
+  sample: {"time": 7200, "intvl": 75, "probes": 9}
+after:
+  description: The running kernel's values after the module ran (in check mode, what they would be).
+  returned: always
+  type: dict
+  sample: {"time": 120, "intvl": 30, "probes": 4}
+path:
+  description: The file this module owns.
+  returned: always
+  type: str
+  sample: /etc/sysctl.d/60-keepalive.conf
+conflicts:
+  description:
+    - Files applied after ours at boot that set one of our keys to another value (empty when
+      O(persist=false) or O(state=absent)).
+    - C(masks) is true when the file has our file's name in an earlier directory, so ours is never read.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"file": "/etc/sysctl.d/99-tuning.conf", "key": "net.ipv4.tcp_keepalive_time", "value": "7200", "masks": false}]
+'''
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
+    KEYS, OPTION_KEYS, SysctlConfigError, boot_values, check_path, conflicts, proc_path, read_running,
+    render, validate,
+)
+
+ALL_KEYS = [key for _option, key, _low, _high, _default in KEYS]
+MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_sysctl)'
+
+
+def by_option(values):
+    return dict((option, values[key]) for option, key in OPTION_KEYS.items() if key in values)
+
+
+def values_text(values):
+    return ''.join('%s = %s\n' % (key, values[key]) for key in ALL_KEYS if key in values)
+
+
+def read_file(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return None
+
+
+def write_file(module, path, content):
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        os.makedirs(directory, 0o755)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path))
+    try:
+        with os.fdopen(fd, 'w') as handle:
+            handle.write(content)
+        os.chmod(tmp, 0o644)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def set_running(values):
+    for key, value in sorted(values.items()):
+        with open(proc_path(key), 'w') as handle:
+            handle.write('%d\n' % value)
+
+
+def refuse_read_only(module, keys):
+    for key in keys:
+        if not os.access(proc_path(key), os.W_OK):
+            module.fail_json(msg='%s is read-only here (an unprivileged container, or /proc/sys mounted '
+                                 'read-only), so the running kernel cannot be changed. Use apply: false '
+                                 'to write the configuration file only.' % proc_path(key))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            time=dict(type='raw'),
+            intvl=dict(type='raw'),
+            probes=dict(type='raw'),
+            apply=dict(type='bool', default=True),
+            persist=dict(type='bool', default=True),
+            path=dict(type='path', default='/etc/sysctl.d/60-keepalive.conf'),
+            on_conflict=dict(type='str', default='warn', choices=['warn', 'fail', 'ignore']),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    path = params['path']
+    try:
+        wanted = validate(params)
+        check_path(path)
+    except SysctlConfigError as exc:
+        module.fail_json(msg=str(exc))
+    if params['state'] == 'present' and not wanted:
+        module.fail_json(msg='state=present needs at least one of time, intvl, probes')
+    if params['state'] == 'absent' and wanted:
+        module.fail_json(msg='state=absent takes no time, intvl or probes: it removes %s' % path)
+
+    current = read_file(path)
+    if current is not None and MARKER not in current:
+        module.fail_json(msg='%s exists and was not written by this module; it is left alone. '
+                             'Choose another path, or move that file away first.' % path)
+    try:
+        before = read_running(ALL_KEYS)
+    except (IOError, OSError, ValueError) as exc:
+        module.fail_json(msg='cannot read the running keep-alive settings: %s' % to_native(exc))
+
+    found = []
+    if params['state'] == 'present':
+        content = render(wanted) if params['persist'] else current
+        target = dict(before, **wanted) if params['apply'] else dict(before)
+        if params['persist']:
+            found = conflicts(path, wanted)
+            if found and params['on_conflict'] == 'fail':
+                module.fail_json(msg='other files would override these values at boot, so nothing was '
+                                     'changed: %s' % describe(found), conflicts=found)
+    else:
+        content = None
+        target = boot_values(ALL_KEYS, skip=path) if params['apply'] else dict(before)
+
+    running_change = dict((k, v) for k, v in target.items() if before.get(k) != v)
+    file_change = params['persist'] and content != current if params['state'] == 'present' else current is not None
+    if running_change:
+        refuse_read_only(module, running_change)
+
+    changed = bool(running_change) or bool(file_change)
+    if not module.check_mode:
+        try:
+            if params['state'] == 'present' and params['persist'] and file_change:
+                write_file(module, path, content)
+            elif params['state'] == 'absent' and file_change:
+                os.unlink(path)
+            set_running(running_change)
+        except (IOError, OSError) as exc:
+            module.fail_json(msg='could not apply the keep-alive settings: %s' % to_native(exc))
+        if params['state'] == 'present' and params['persist']:
+            changed = module.set_owner_if_different(path, 'root', changed)
+            changed = module.set_group_if_different(path, 'root', changed)
+            changed = module.set_mode_if_different(path, '0644', changed)
+    elif params['state'] == 'present' and params['persist'] and current is not None:
+        stat = os.stat(path)
+        changed = changed or (stat.st_mode & 0o7777) != 0o644 or stat.st_uid != 0 or stat.st_gid != 0
+
+    if found and params['on_conflict'] == 'warn':
+        module.warn('other files would override these values at boot: %s' % describe(found))
+
+    result = dict(changed=changed, before=by_option(before), after=by_option(target), path=path, conflicts=found)
+    if module._diff:
+        result['diff'] = [
+            dict(before_header='running kernel', after_header='running kernel',
+                 before=values_text(before), after=values_text(target)),
+            dict(before_header=path, after_header=path, before=current or '',
+                 after=(content or '') if params['persist'] or params['state'] == 'absent' else current or ''),
+        ]
+    module.exit_json(**result)
+
+
+def describe(found):
+    return '; '.join('%s sets %s = %s' % (c['file'], c['key'], c['value']) if not c['masks']
+                     else '%s masks our file (same name, read first)' % c['file'] for c in found)
+
+
+if __name__ == '__main__':
+    main()
