@@ -6,6 +6,7 @@ callback and reads the JSON it prints after "HOST | STATUS => ".
 
 import json
 import os
+import re
 import subprocess
 
 
@@ -16,8 +17,20 @@ def run_module(host, module, args='', connection='local', extra_env=None):
     env.update(extra_env or {})
     proc = subprocess.run(['ansible', 'all', '-i', host + ',', '-c', connection, '-m', module, '-a', args],
                           env=env, capture_output=True, text=True, check=False)
-    marker = proc.stdout.find(' => ')
-    if not proc.stdout.startswith(host + ' | ') or marker < 0:
+    found = re.search(r'^%s \| [A-Z!]+ => ' % re.escape(host), proc.stdout, re.M)
+    if not found:
         raise RuntimeError('no result from ansible for %s:\n%s\n%s' % (host, proc.stdout[-3000:], proc.stderr[-3000:]))
-    result, _end = json.JSONDecoder().raw_decode(proc.stdout[marker + 4:])
+    result, _end = json.JSONDecoder().raw_decode(proc.stdout[found.end():])
     return result
+
+
+def run_playbook(host, playbook, extra_vars=None, connection='local', extra_env=None):
+    """Run a playbook against one host; return (exit status, everything it printed)."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_FORCE_COLOR='0')
+    env.setdefault('ANSIBLE_PYTHON_INTERPRETER', '/usr/bin/python3')
+    env.update(extra_env or {})
+    command = ['ansible-playbook', '-i', host + ',', '-c', connection, playbook]
+    if extra_vars:
+        command += ['-e', json.dumps(extra_vars)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout + proc.stderr

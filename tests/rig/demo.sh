@@ -26,12 +26,34 @@ done
 echo "systemd in the container: $state"
 
 echo "== starting a service in it that opens one connection with SO_KEEPALIVE and one without"
+start_app() {
+  podman exec "$name" rm -f /run/probe.ready /run/probe.stop
+  podman exec "$name" systemd-run --quiet --unit=legacy-app --collect \
+    python3 /usr/local/bin/connection_probe.py 8080 /run/probe.ready /run/probe.stop
+  for _ in $(seq 1 50); do podman exec "$name" test -e /run/probe.ready && break; sleep 0.1; done
+}
+stop_app() {
+  podman exec "$name" touch /run/probe.stop
+  for _ in $(seq 1 50); do podman exec "$name" systemctl -q is-active legacy-app || break; sleep 0.1; done
+}
 podman cp "$root/molecule/default/files/connection_probe.py" "$name:/usr/local/bin/connection_probe.py"
-podman exec "$name" systemd-run --quiet --unit=legacy-app --collect \
-  python3 /usr/local/bin/connection_probe.py 8080 /run/probe.ready /run/probe.stop
-for _ in $(seq 1 50); do podman exec "$name" test -e /run/probe.ready && break; sleep 0.1; done
-echo "\$ ss -tno state established   (inside the container)"
+start_app
+echo "\$ ss -tno state established   (inside the container, before the role)"
 podman exec "$name" ss -tno state established
+echo
+
+echo "== applying the role linuxnet.keepalive.keepalive (time 120 s, intvl 30 s, probes 4)"
+ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ANSIBLE_DISPLAY_SKIPPED_HOSTS=false \
+  ansible-playbook -i "$name," -c containers.podman.podman "$here/demo_role.yml" | grep -v '^$'
+echo
+
+echo "== restarting the service, so that it opens its connections again"
+stop_app
+start_app
+echo "\$ ss -tno state established   (inside the container, after the role)"
+podman exec "$name" ss -tno state established
+echo "The socket that sets SO_KEEPALIVE now probes after 2 minutes instead of 2 hours. The one that"
+echo "does not set it still has no timer: no sysctl turns keep-alive on for a socket."
 echo
 
 facts "$name" containers.podman.podman "keepalive_facts in the container"

@@ -35,3 +35,9 @@ def podman_hosts():
 def run_module(instance, module, args=''):
     """Run a module ad hoc on one instance through the podman connection; return its result."""
     return adhoc.run_module(instance, module, args, connection='containers.podman.podman')
+
+
+def run_converge(instance, extra_vars=None):
+    """Run this scenario's converge playbook (the role) against one instance: (status, output)."""
+    return adhoc.run_playbook(instance, os.path.join(SCENARIO, 'converge.yml'), extra_vars,
+                              connection='containers.podman.podman')
