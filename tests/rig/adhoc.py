@@ -11,7 +11,8 @@ import subprocess
 
 
 def run_module(host, module, args='', connection='local', extra_env=None):
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='false',
+    # Molecule exports ANSIBLE_FORCE_COLOR, which would wrap the result line in colour codes.
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_DEPRECATION_WARNINGS='false', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
     env.setdefault('ANSIBLE_PYTHON_INTERPRETER', '/usr/bin/python3')
     env.update(extra_env or {})
