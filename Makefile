@@ -17,7 +17,7 @@ COLLECTIONS := $(CACHE)/collections
 ANSIBLE_PACKAGE := ansible==12.3.0
 # The pip version that the pinned ansible-test bootstraps in its virtual environments.
 ANSIBLE_TEST_PIP := 24.2
-APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps gcc libc6-dev make curl valgrind libkeepalive0
+APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps gcc libc6-dev make curl valgrind strace libkeepalive0
 PLATFORMS := bookworm trixie
 
 export HOME := $(CACHE)/home
@@ -132,10 +132,12 @@ molecule: setup images
 
 perf: setup
 	python tests/perf/bench_facts.py
+	python tests/perf/bench_shim.py
 
 # The benchmark at a small size: proves the script and every method it compares still run.
 perf-smoke: setup
 	python tests/perf/bench_facts.py --connections 2000 --repeat 1
+	python tests/perf/bench_shim.py --calls 2000 --rounds 1
 
 demo: setup images
 	tests/rig/demo.sh

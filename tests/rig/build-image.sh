@@ -13,7 +13,7 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 image="localhost/linuxnet-keepalive-debian:$suite"
-packages=systemd,systemd-sysv,python3,iproute2,procps,gcc,libc6-dev
+packages=systemd,systemd-sysv,python3,python3-apt,iproute2,procps,gcc,libc6-dev
 recipe=$( { cat "$0"; echo "$suite $packages"; } | sha256sum | cut -c1-16)
 
 current=$(podman image inspect --format '{{ index .Labels "linuxnet.recipe" }}' "$image" 2>/dev/null || true)

@@ -11,11 +11,11 @@ import time
 
 import pytest
 
-from conftest import SCENARIO, podman_hosts, run_converge, run_module
+from conftest import rig
 
-testinfra_hosts = podman_hosts()
-ROOT = os.path.dirname(os.path.dirname(SCENARIO))
-PROBE = os.path.join(SCENARIO, 'files', 'connection_probe.py')
+testinfra_hosts = rig.podman_hosts()
+run_module, run_converge, ROOT = rig.run_module, rig.run_converge, rig.ROOT
+PROBE = os.path.join(rig.scenario_dir(), 'files', 'connection_probe.py')
 CONF = '/etc/sysctl.d/60-keepalive.conf'
 ROLE_VALUES = {'time': '120', 'intvl': '30', 'probes': '4'}
 KERNEL_DEFAULTS = {'time': '7200', 'intvl': '75', 'probes': '9'}

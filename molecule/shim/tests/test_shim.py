@@ -1,0 +1,97 @@
+"""The preload shim through the role: built on the target, preloaded into a service, globally, removed.
+
+Tests run in file order, each on every instance; the last one removes the role.
+"""
+
+import re
+import time
+
+from conftest import rig
+
+testinfra_hosts = rig.podman_hosts()
+LIBRARY = '/usr/local/lib/keepalive/libkeepalive_shim.so'
+DROPIN = '/etc/systemd/system/legacy-client.service.d/50-keepalive-shim.conf'
+CHECK = ('python3 -c "import socket; s = socket.socket(); '
+         'print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))"')
+
+
+def timers(host):
+    """{'client': seconds or None, 'server': seconds or None} for the connection to 127.0.0.1:7400."""
+    found = {}
+    for _attempt in range(50):
+        for line in host.run('ss -tnoH state established').stdout.splitlines():
+            cols = line.split()
+            side = 'server' if cols[2].endswith(':7400') else 'client' if cols[3].endswith(':7400') else None
+            if side:
+                timer = re.search(r'timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:sec|\.))?', line)
+                found[side] = int(timer.group(1) or 0) * 60 + int(timer.group(2) or 0) if timer else None
+        if len(found) == 2:
+            return found
+        time.sleep(0.1)
+    raise AssertionError('no connection to 127.0.0.1:7400')
+
+
+def test_library_is_installed_root_owned_and_not_writable_by_others(host):
+    library = host.file(LIBRARY)
+    assert library.exists and library.user == 'root' and library.group == 'root' and library.mode == 0o755
+    assert host.file('/usr/local/src/keepalive-shim/keepalive_shim.c').exists
+
+
+def test_settings_file(host):
+    conf = host.file('/etc/keepalive-shim.conf')
+    assert conf.mode == 0o644 and conf.user == 'root'
+    lines = [line for line in conf.content_string.splitlines() if line and not line.startswith('#')]
+    assert lines == ['KEEPIDLE=45', 'KEEPINTVL=10', 'KEEPCNT=3', 'KEEPALIVE_USER_TIMEOUT=75000']
+
+
+def test_the_drop_in_preloads_the_shim_into_the_service(host):
+    assert host.file(DROPIN).exists
+    environment = host.run('systemctl show -p Environment legacy-client.service').stdout
+    assert 'LD_PRELOAD=' + LIBRARY in environment
+    pid = host.run('systemctl show -p MainPID --value legacy-client.service').stdout.strip()
+    assert LIBRARY in host.file('/proc/%s/maps' % pid).content_string
+
+
+def test_the_unmodified_client_now_has_keepalive(host):
+    seen = timers(host)
+    assert seen['client'] is not None and 0 < seen['client'] <= 45
+    assert seen['server'] is None  # the server was not given the shim
+    facts = rig.run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'ports=7400')
+    rows = facts['ansible_facts']['keepalive']['connections']
+    client = [r for r in rows if r['remote_port'] == 7400][0]
+    assert (client['unit'], client['keepalive']) == ('legacy-client.service', 'enabled')
+
+
+def test_global_mode_preloads_every_program_and_can_be_turned_off(host):
+    assert host.run(CHECK).stdout.strip() == '0'
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_global': True})
+    assert status == 0, output[-3000:]
+    assert host.file('/etc/ld.so.preload').content_string.splitlines() == [LIBRARY]
+    assert host.run(CHECK).stdout.strip() == '1'  # no LD_PRELOAD in its environment
+    assert host.run('systemctl is-system-running').stdout.strip() == 'running'
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_global': True})
+    assert status == 0 and 'changed=0' in output, output[-3000:]
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_global': False})
+    assert status == 0, output[-3000:]
+    assert LIBRARY not in host.file('/etc/ld.so.preload').content_string
+    assert host.run(CHECK).stdout.strip() == '0'
+
+
+def test_bad_values_fail_before_anything_changes(host):
+    before = host.file('/etc/keepalive-shim.conf').content_string
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_count': 500})
+    assert status != 0 and 'keepalive_shim_count=500 (1 to 127)' in output and 'Nothing was changed' in output
+    assert host.file('/etc/keepalive-shim.conf').content_string == before
+
+
+def test_removal_leaves_nothing_behind(host):
+    status, output = rig.run_converge(host.backend.name, {'keepalive_state': 'absent'})
+    assert status == 0, output[-3000:]
+    for path in (LIBRARY, '/usr/local/lib/keepalive', '/usr/local/src/keepalive-shim', '/etc/keepalive-shim.conf',
+                 DROPIN, '/etc/sysctl.d/60-keepalive.conf'):
+        assert not host.file(path).exists, path
+    assert host.run('find /etc/systemd/system -name 50-keepalive-shim.conf').stdout == ''
+    preload = host.file('/etc/ld.so.preload')
+    assert not preload.exists or LIBRARY not in preload.content_string
+    assert 'LD_PRELOAD' not in host.run('systemctl show -p Environment legacy-client.service').stdout
+    assert timers(host)['client'] is None  # restarted without the shim

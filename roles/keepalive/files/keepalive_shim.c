@@ -1,0 +1,253 @@
+/*
+ * keepalive_shim: turn TCP keep-alive on for programs that never ask for it.
+ *
+ * Preloaded into a program (LD_PRELOAD, or /etc/ld.so.preload), it wraps socket(). For AF_INET
+ * and AF_INET6 sockets whose type, once SOCK_NONBLOCK and SOCK_CLOEXEC are masked off, is
+ * SOCK_STREAM (TCP), it sets SO_KEEPALIVE and, where configured, TCP_KEEPIDLE, TCP_KEEPINTVL,
+ * TCP_KEEPCNT and TCP_USER_TIMEOUT. Other sockets (UDP, raw, seqpacket, unix) are left alone.
+ * A listening socket passes these options on to the connections it accepts.
+ *
+ * Configuration is read once, when the library is loaded: first the file /etc/keepalive-shim.conf
+ * (KEY=VALUE lines; '#' starts a comment), then the environment, which wins. The keys are those
+ * of libkeepalive, so that this library is a drop-in replacement:
+ *   KEEPALIVE=off              leave every socket alone
+ *   KEEPIDLE=seconds           1..32767
+ *   KEEPINTVL=seconds          1..32767
+ *   KEEPCNT=count              1..127
+ *   KEEPALIVE_USER_TIMEOUT=ms  0..2147483647 (TCP_USER_TIMEOUT; 0 is the kernel's default)
+ * A missing, non-numeric or out-of-range value is ignored for that option only; it is reported
+ * on stderr only when KEEPALIVE_DEBUG=1. KEEPALIVE_SHIM_CONF names another configuration file.
+ * In setuid and setgid programs (secure execution) only the system file is read.
+ *
+ * socket() returns exactly what the real socket() returned, with errno preserved. If an option
+ * cannot be set, the socket is left without keep-alive. Nothing is allocated per call, and the
+ * configuration is immutable once loaded, so the wrapper is safe in threaded programs.
+ *
+ * Copyright: linuxnet.keepalive contributors
+ * GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define SHIM_CONF "/etc/keepalive-shim.conf"
+#define MAX_CONF 8192
+
+typedef int (*socket_fn)(int, int, int);
+
+struct option_def {
+	const char *name;
+	long low;
+	long high;
+};
+
+enum { OPT_IDLE, OPT_INTVL, OPT_CNT, OPT_USER_TIMEOUT, OPT_COUNT };
+
+static const struct option_def options[OPT_COUNT] = {
+	[OPT_IDLE] = { "KEEPIDLE", 1, 32767 },
+	[OPT_INTVL] = { "KEEPINTVL", 1, 32767 },
+	[OPT_CNT] = { "KEEPCNT", 1, 127 },
+	[OPT_USER_TIMEOUT] = { "KEEPALIVE_USER_TIMEOUT", 0, INT_MAX },
+};
+
+static const int tcp_levels[OPT_COUNT] = {
+	[OPT_IDLE] = TCP_KEEPIDLE,
+	[OPT_INTVL] = TCP_KEEPINTVL,
+	[OPT_CNT] = TCP_KEEPCNT,
+	[OPT_USER_TIMEOUT] = TCP_USER_TIMEOUT,
+};
+
+/* Written once by the constructor, read-only afterwards. */
+static int shim_enabled = 1;
+static int shim_debug;
+static int value_set[OPT_COUNT];
+static int values[OPT_COUNT];
+static socket_fn real_socket;
+
+__attribute__((format(printf, 1, 2))) static void debug(const char *fmt, ...)
+{
+	va_list args;
+
+	if (!shim_debug)
+		return;
+	va_start(args, fmt);
+	fputs("keepalive_shim: ", stderr);
+	vfprintf(stderr, fmt, args);
+	fputc('\n', stderr);
+	va_end(args);
+}
+
+/* Strict base-10 integer in [low, high]; returns 0 and sets *out, or -1. */
+static int parse_number(const char *text, long low, long high, int *out)
+{
+	char *end;
+	long value;
+
+	while (*text == ' ' || *text == '\t')
+		text++;
+	if (*text == '\0')
+		return -1;
+	errno = 0;
+	value = strtol(text, &end, 10);
+	while (*end == ' ' || *end == '\t' || *end == '\r')
+		end++;
+	if (errno != 0 || *end != '\0' || value < low || value > high)
+		return -1;
+	*out = (int)value;
+	return 0;
+}
+
+/* Apply one KEY=VALUE setting from `source` ("file" or "environment"). */
+static void apply_setting(const char *key, const char *value, const char *source)
+{
+	int i, number;
+
+	if (strcmp(key, "KEEPALIVE") == 0) {
+		if (strcasecmp(value, "off") == 0)
+			shim_enabled = 0;
+		else if (strcasecmp(value, "on") == 0)
+			shim_enabled = 1;
+		else
+			debug("ignoring KEEPALIVE=%s from the %s (allowed: on, off)", value, source);
+		return;
+	}
+	for (i = 0; i < OPT_COUNT; i++) {
+		if (strcmp(key, options[i].name) != 0)
+			continue;
+		if (parse_number(value, options[i].low, options[i].high, &number) == 0) {
+			values[i] = number;
+			value_set[i] = 1;
+		} else {
+			debug("ignoring %s=%s from the %s: not an integer from %ld to %ld", key, value, source,
+			      options[i].low, options[i].high);
+		}
+		return;
+	}
+	debug("ignoring unknown setting %s in the %s", key, source);
+}
+
+static void read_file(const char *path)
+{
+	static char buf[MAX_CONF];
+	char *line, *next, *eq, *key, *value, *end;
+	ssize_t got;
+	size_t used = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	while (used < sizeof(buf) - 1) {
+		got = read(fd, buf + used, sizeof(buf) - 1 - used);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		used += (size_t)got;
+	}
+	close(fd);
+	buf[used] = '\0';
+	for (line = buf; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if ((eq = strchr(line, '#')) != NULL)
+			*eq = '\0';
+		eq = strchr(line, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		key = line;
+		value = eq + 1;
+		while (*key == ' ' || *key == '\t')
+			key++;
+		end = key + strlen(key);
+		while (end > key && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		while (*value == ' ' || *value == '\t')
+			value++;
+		end = value + strlen(value);
+		while (end > value && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (*key)
+			apply_setting(key, value, "file");
+	}
+}
+
+static socket_fn resolve_socket(void)
+{
+	socket_fn fn = __atomic_load_n(&real_socket, __ATOMIC_ACQUIRE);
+
+	if (!fn) {
+		fn = (socket_fn)dlsym(RTLD_NEXT, "socket");
+		__atomic_store_n(&real_socket, fn, __ATOMIC_RELEASE);
+	}
+	return fn;
+}
+
+__attribute__((constructor)) static void keepalive_shim_init(void)
+{
+	static const char *env_keys[] = { "KEEPALIVE", "KEEPIDLE", "KEEPINTVL", "KEEPCNT",
+					  "KEEPALIVE_USER_TIMEOUT" };
+	const char *value, *path;
+	size_t i;
+	int saved = errno;
+
+	value = secure_getenv("KEEPALIVE_DEBUG");
+	shim_debug = value && strcmp(value, "1") == 0;
+	path = secure_getenv("KEEPALIVE_SHIM_CONF");
+	read_file(path && *path ? path : SHIM_CONF);
+	for (i = 0; i < sizeof(env_keys) / sizeof(env_keys[0]); i++) {
+		value = secure_getenv(env_keys[i]);
+		if (value)
+			apply_setting(env_keys[i], value, "environment");
+	}
+	resolve_socket();
+	errno = saved;
+}
+
+int socket(int domain, int type, int protocol)
+{
+	static const int on = 1;
+	socket_fn fn = resolve_socket();
+	int fd, saved, i, failed = 0;
+
+	if (!fn) {
+		errno = ENOSYS;
+		return -1;
+	}
+	fd = fn(domain, type, protocol);
+	if (fd < 0 || !shim_enabled || (domain != AF_INET && domain != AF_INET6) ||
+	    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
+	    (protocol != 0 && protocol != IPPROTO_TCP))
+		return fd;
+
+	saved = errno;
+	/* Timing first, SO_KEEPALIVE last: a failure leaves keep-alive off, as the program asked. */
+	for (i = 0; i < OPT_COUNT && !failed; i++) {
+		if (value_set[i] &&
+		    setsockopt(fd, IPPROTO_TCP, tcp_levels[i], &values[i], sizeof(values[i])) != 0)
+			failed = 1;
+	}
+	if (failed) {
+		static const int zero = 0;
+
+		if (value_set[OPT_USER_TIMEOUT])
+			setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
+		debug("could not set the keep-alive timing of socket %d: %s; left as created", fd, strerror(errno));
+	} else if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0) {
+		debug("could not set SO_KEEPALIVE on socket %d: %s; left as created", fd, strerror(errno));
+	}
+	errno = saved;
+	return fd;
+}
