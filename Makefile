@@ -130,9 +130,10 @@ molecule: setup images
 	  molecule test -s $$s || exit 1; \
 	done
 
-perf: setup
+perf: setup images
 	python tests/perf/bench_facts.py
 	python tests/perf/bench_shim.py
+	python tests/perf/bench_compliance.py
 
 # The benchmark at a small size: proves the script and every method it compares still run.
 perf-smoke: setup

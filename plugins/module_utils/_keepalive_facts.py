@@ -84,12 +84,13 @@ def open_records(source='auto'):
 
 
 def gather(records, owners=None, states=None, directions=None, ports=None, processes=None,
-           only_missing=False, limit=1000):
+           only_missing=False, limit=1000, remote_ports=None, inodes=None):
     """Count every record and return (connections, summary).
 
     ``records`` must list listening sockets before the connections they accepted (see
     open_records). ``owners`` is a scanned SocketOwners or None. The filters select what is
-    returned in ``connections``; ``summary`` always counts every socket read.
+    returned in ``connections`` (``ports`` matches either end, ``remote_ports`` the remote end,
+    ``inodes`` a set of socket inodes); ``summary`` always counts every socket read.
     """
     if processes and owners is None:
         raise GatherError('processes needs owners: true (the owner of each socket must be looked up)')
@@ -113,6 +114,7 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
                        and (not only_missing or the_verdict == DISABLED))
         culprit_key[key] = state == ESTABLISHED and direction == 'outbound' and the_verdict == DISABLED
     raw_ports = set(socket.htons(p) for p in ports) if ports else None
+    raw_remote = set(socket.htons(p) for p in remote_ports) if remote_ports else None
     names = set(processes) if processes else None
     by_inode = owners.by_inode if owners is not None else None
 
@@ -134,6 +136,10 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
             culprits[held] = culprits.get(held, 0) + 1
         if key_ok[key]:
             if raw_ports is not None and rec[6] not in raw_ports and rec[7] not in raw_ports:
+                continue
+            if raw_remote is not None and rec[7] not in raw_remote:
+                continue
+            if inodes is not None and rec[14] not in inodes:
                 continue
             if names is not None and not _owned_by(owners, rec[14], names):
                 continue

@@ -19,23 +19,33 @@ _SOCKET_PREFIX = 'socket:['
 
 
 class SocketOwners:
-    """inode -> pid (int) or tuple of pids, built by ``scan()``."""
+    """inode -> pid (int) or tuple of pids, built by ``scan()``.
 
-    def __init__(self, proc='/proc'):
+    With ``with_fds``, also inode -> [(pid, fd)], the descriptors through which a process holds
+    each socket (what pidfd_getfd needs).
+    """
+
+    def __init__(self, proc='/proc', with_fds=False):
         self.proc = proc
         self.by_inode = {}
+        self.fds = {} if with_fds else None
         self.unreadable = 0
         self.vanished = 0
         self._process = {}
 
-    def scan(self):
+    def scan(self, pids=None):
+        """Scan every process, or only ``pids``."""
         by_inode = self.by_inode
+        fds_by_inode = self.fds
         readlink = os.readlink
         prefix = _SOCKET_PREFIX
-        try:
-            entries = os.listdir(self.proc)
-        except OSError:
-            return self
+        if pids is not None:
+            entries = [str(pid) for pid in pids]
+        else:
+            try:
+                entries = os.listdir(self.proc)
+            except OSError:
+                return self
         for name in entries:
             if not name.isdigit():
                 continue
@@ -63,6 +73,8 @@ class SocketOwners:
                             by_inode[inode] = pid
                         elif held != pid and (isinstance(held, int) or pid not in held):
                             by_inode[inode] = (held, pid) if isinstance(held, int) else held + (pid,)
+                        if fds_by_inode is not None:
+                            fds_by_inode.setdefault(inode, []).append((pid, int(fd)))
             finally:
                 os.close(fd_dir)
         return self
@@ -80,6 +92,10 @@ class SocketOwners:
         if isinstance(held, int):
             return [held]
         return sorted(set(held))
+
+    def fds_of(self, inode):
+        """[(pid, fd)] holding the socket; needs with_fds."""
+        return sorted(self.fds.get(inode, [])) if self.fds is not None else []
 
     def process(self, pid):
         """(name, systemd unit or None) of a pid; (None, None) if it has exited."""

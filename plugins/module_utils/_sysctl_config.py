@@ -184,6 +184,20 @@ def boot_values(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
     return values
 
 
+def boot_sources(keys, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
+    """{key: (value at boot, file that sets it or None for the kernel default)}."""
+    found = dict((key, (KERNEL_DEFAULTS[key], None)) for key in keys)
+    for path in boot_order(dirs, sysctl_conf):
+        for pattern, value in read_assignments(path):
+            for key in keys:
+                if sets_key(pattern, key):
+                    try:
+                        found[key] = (int(value), path)
+                    except ValueError:
+                        pass
+    return found
+
+
 def render(wanted):
     """The content of our file: a header and exactly the given keys, in a fixed order."""
     lines = [HEADER]

@@ -68,6 +68,16 @@ options:
         C(/proc/PID/fd). Other users' processes are only visible to root.
     type: bool
     default: true
+  inspect:
+    description:
+      - Add each returned connection's effective settings (C(SO_KEEPALIVE), C(TCP_KEEPIDLE),
+        C(TCP_KEEPINTVL), C(TCP_KEEPCNT), C(TCP_USER_TIMEOUT)) as C(settings), read from the live
+        socket with C(pidfd_getfd) (Linux 5.6 or later, root), as M(linuxnet.keepalive.keepalive_sockets)
+        does with O(linuxnet.keepalive.keepalive_sockets#module:inspect=true). Needs O(owners=true).
+      - Unlike the timer, this shows C(SO_KEEPALIVE) itself, also on listening sockets and on
+        connections whose keep-alive timer is hidden by another one.
+    type: bool
+    default: false
   source:
     description:
       - Where the socket table is read from. V(auto) uses netlink sock_diag when the kernel offers it
@@ -117,6 +127,11 @@ EXAMPLES = r'''
   linuxnet.keepalive.keepalive_facts:
     owners: false
     limit: 0
+
+- name: Read SO_KEEPALIVE and the timing options from the live sockets of one process
+  linuxnet.keepalive.keepalive_facts:
+    processes: [java]
+    inspect: true
 
 - name: Connections of one service to its database
   linuxnet.keepalive.keepalive_facts:
@@ -259,6 +274,15 @@ ansible_facts:
               type: str
               returned: when O(owners=true)
               sample: app.service
+            settings:
+              description: The socket's effective settings, or null when it could not be read (see C(settings_error)).
+              type: dict
+              returned: when O(inspect=true)
+              sample: {"keepalive": 1, "idle": 60, "interval": 15, "count": 4, "user_timeout": 0}
+            settings_error:
+              description: Why the settings could not be read.
+              type: str
+              returned: when O(inspect=true) and the settings could not be read
         summary:
           description: Counts over every socket read, whatever the filters and O(limit).
           returned: always
@@ -326,6 +350,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
     GatherError, gather, open_records, read_defaults,
 )
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import add_settings
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import STATE_CODES
 
@@ -340,6 +365,7 @@ def main():
             only_missing=dict(type='bool', default=False),
             limit=dict(type='int', default=1000),
             owners=dict(type='bool', default=True),
+            inspect=dict(type='bool', default=False),
             source=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc']),
         ),
         supports_check_mode=True,
@@ -350,12 +376,13 @@ def main():
     bad_ports = [p for p in params['ports'] or [] if not 0 <= p <= 65535]
     if bad_ports:
         module.fail_json(msg='ports must be between 0 and 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
-    if params['processes'] and not params['owners']:
-        module.fail_json(msg='processes needs owners: true (each socket\'s owner must be looked up)')
+    for option in ('processes', 'inspect'):
+        if params[option] and not params['owners']:
+            module.fail_json(msg='%s needs owners: true (each socket\'s owner must be looked up)' % option)
 
     try:
         defaults = read_defaults()
-        owners = SocketOwners().scan() if params['owners'] else None
+        owners = SocketOwners(with_fds=params['inspect']).scan() if params['owners'] else None
         records, source, reader = open_records(params['source'])
         connections, summary = gather(
             records, owners=owners, states=params['states'], directions=params['direction'],
@@ -364,6 +391,9 @@ def main():
         )
     except GatherError as exc:
         module.fail_json(msg=str(exc))
+
+    if params['inspect']:
+        add_settings(connections, owners)
 
     skipped = 0
     if reader is not None:

@@ -10,18 +10,21 @@ import re
 import subprocess
 
 
-def run_module(host, module, args='', connection='local', extra_env=None):
+def run_module(host, module, args='', connection='local', extra_env=None, options=()):
+    """``options`` are more ansible arguments, such as --check or --diff."""
     # Molecule exports ANSIBLE_FORCE_COLOR, which would wrap the result line in colour codes.
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_DEPRECATION_WARNINGS='false', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
     env.setdefault('ANSIBLE_PYTHON_INTERPRETER', '/usr/bin/python3')
     env.update(extra_env or {})
-    proc = subprocess.run(['ansible', 'all', '-i', host + ',', '-c', connection, '-m', module, '-a', args],
+    proc = subprocess.run(['ansible', 'all', '-i', host + ',', '-c', connection, '-m', module, '-a', args] + list(options),
                           env=env, capture_output=True, text=True, check=False)
-    found = re.search(r'^%s \| [A-Z!]+ => ' % re.escape(host), proc.stdout, re.M)
+    found = re.search(r'^%s \| ([A-Z]+)!? => ' % re.escape(host), proc.stdout, re.M)
     if not found:
         raise RuntimeError('no result from ansible for %s:\n%s\n%s' % (host, proc.stdout[-3000:], proc.stderr[-3000:]))
     result, _end = json.JSONDecoder().raw_decode(proc.stdout[found.end():])
+    result['_printed'] = proc.stdout[:found.start()]  # what ansible showed before the result: the diff
+    result.setdefault('failed', found.group(1) in ('FAILED', 'UNREACHABLE'))
     return result
 
 

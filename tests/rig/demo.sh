@@ -56,5 +56,13 @@ echo "The socket that sets SO_KEEPALIVE now probes after 2 minutes instead of 2 
 echo "does not set it still has no timer: no sysctl turns keep-alive on for a socket."
 echo
 
+echo "== live fix: keepalive_sockets on the running service, without restarting it"
+ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ansible all -i "$name," -c containers.podman.podman \
+  -m linuxnet.keepalive.keepalive_sockets -a "unit=legacy-app idle=60 interval=15 count=4" --diff \
+  | grep -E '^[-+@]|^---|^\+\+\+| \| (CHANGED|SUCCESS|FAILED)' | sed 's/ =>.*//'
+echo "\$ ss -tno state established   (inside the container, after the live fix)"
+podman exec "$name" ss -tno state established
+echo
+
 facts "$name" containers.podman.podman "keepalive_facts in the container"
 facts localhost local "keepalive_facts on this machine (read-only)" "direction=outbound,inbound"

@@ -15,20 +15,36 @@ CHECK = ('python3 -c "import socket; s = socket.socket(); '
          'print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))"')
 
 
-def timers(host):
-    """{'client': seconds or None, 'server': seconds or None} for the connection to 127.0.0.1:7400."""
-    found = {}
+def seconds(line):
+    """The keep-alive timer of an `ss -o` line in seconds ('1min5sec', '44sec', '4.500ms', '500ms'), or None."""
+    timer = re.search(r'timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?,', line)
+    if not timer:
+        return None
+    minutes, secs, millis = (int(x) if x else 0 for x in timer.groups())
+    return minutes * 60 + secs + millis / 1000.0
+
+
+def timers(host, unit='legacy-client.service'):
+    """{'client': seconds or None, 'server': seconds or None} for the unit's connection to 127.0.0.1:7400."""
     for _attempt in range(50):
-        for line in host.run('ss -tnoH state established').stdout.splitlines():
+        pid = host.run('systemctl show -p MainPID --value %s' % unit).stdout.strip()
+        found = {}
+        for line in host.run('ss -tnpoH state established').stdout.splitlines():
             cols = line.split()
-            side = 'server' if cols[2].endswith(':7400') else 'client' if cols[3].endswith(':7400') else None
-            if side:
-                timer = re.search(r'timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:sec|\.))?', line)
-                found[side] = int(timer.group(1) or 0) * 60 + int(timer.group(2) or 0) if timer else None
-        if len(found) == 2:
-            return found
+            if cols[3].endswith(':7400') and 'pid=%s,' % pid in line:
+                side, port = 'client', cols[2].rsplit(':', 1)[1]
+            elif cols[2].endswith(':7400'):
+                side = 'server'
+            else:
+                continue
+            found.setdefault(side, []).append((cols[3].rsplit(':', 1)[1] if side == 'server' else port, seconds(line)))
+        if 'client' in found:
+            client_port, client_timer = found['client'][0]
+            server = [t for p, t in found.get('server', []) if p == client_port]
+            if server:
+                return {'client': client_timer, 'server': server[0]}
         time.sleep(0.1)
-    raise AssertionError('no connection to 127.0.0.1:7400')
+    raise AssertionError('no connection from %s to 127.0.0.1:7400' % unit)
 
 
 def test_library_is_installed_root_owned_and_not_writable_by_others(host):
@@ -54,7 +70,7 @@ def test_the_drop_in_preloads_the_shim_into_the_service(host):
 
 def test_the_unmodified_client_now_has_keepalive(host):
     seen = timers(host)
-    assert seen['client'] is not None and 0 < seen['client'] <= 45
+    assert seen['client'] is not None and seen['client'] <= 45
     assert seen['server'] is None  # the server was not given the shim
     facts = rig.run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'ports=7400')
     rows = facts['ansible_facts']['keepalive']['connections']
@@ -82,6 +98,22 @@ def test_bad_values_fail_before_anything_changes(host):
     status, output = rig.run_converge(host.backend.name, {'keepalive_shim_count': 500})
     assert status != 0 and 'keepalive_shim_count=500 (1 to 127)' in output and 'Nothing was changed' in output
     assert host.file('/etc/keepalive-shim.conf').content_string == before
+
+
+def test_live_fix_reaches_a_running_service_without_a_restart(host):
+    pid = host.run('systemctl show -p MainPID --value running-client.service').stdout.strip()
+    assert timers(host, 'running-client.service')['client'] is None
+    status, output = rig.run_converge(host.backend.name, {'keepalive_live_fix': True,
+                                                          'keepalive_live_fix_units': ['running-client']})
+    assert status == 0, output[-3000:]
+    seen = timers(host, 'running-client.service')
+    assert seen['client'] is not None and seen['client'] <= 45
+    assert seen['server'] is None
+    assert host.run('systemctl show -p MainPID --value running-client.service').stdout.strip() == pid
+    assert 'LD_PRELOAD' not in host.run('systemctl show -p Environment running-client.service').stdout
+    status, output = rig.run_converge(host.backend.name, {'keepalive_live_fix': True,
+                                                          'keepalive_live_fix_units': ['running-client']})
+    assert status == 0 and 'changed=0' in output, output[-3000:]
 
 
 def test_removal_leaves_nothing_behind(host):

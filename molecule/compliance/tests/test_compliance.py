@@ -1,0 +1,102 @@
+"""The fleet report, before and after the role with its live fix, on three hosts in different states.
+
+prepare.yml wrote the report before the role ran (report-before); converge.yml ran the role with
+the live fix on every host; these tests run the compliance playbook again, as a user would.
+"""
+
+import json
+import os
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from conftest import rig
+
+testinfra_hosts = rig.podman_hosts()
+EPHEMERAL = os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY', '')
+RULES = ['kernel_time', 'kernel_intvl', 'kernel_probes', 'kernel_persisted', 'connection_keepalive',
+         'connection_max_idle']
+
+
+def compliance(report_dir, extra=None):
+    """Run linuxnet.keepalive.compliance on the scenario's instances: (exit status, output)."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_PYTHON_INTERPRETER='/usr/bin/python3')
+    command = ['ansible-playbook', '-i', os.environ['MOLECULE_INVENTORY_FILE'], '-f', '10',
+               'linuxnet.keepalive.compliance', '-e', json.dumps(dict({'keepalive_report_dir': report_dir}, **(extra or {})))]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def load(report_dir):
+    with open(os.path.join(report_dir, 'keepalive-report.json')) as handle:
+        return dict((row['host'], row) for row in json.load(handle)['hosts'])
+
+
+def test_report_before_names_exactly_the_expected_violations():
+    hosts = load(os.path.join(EPHEMERAL, 'report-before'))
+    assert sorted(hosts) == ['keepalive-compliant', 'keepalive-leaky', 'keepalive-wrong-kernel']
+    assert hosts['keepalive-compliant']['compliant'] and hosts['keepalive-compliant']['violations'] == []
+    wrong = hosts['keepalive-wrong-kernel']
+    assert not wrong['compliant']
+    assert [(v['rule'], v['subject'], v['found']) for v in wrong['violations']] == [
+        ('kernel_time', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_keepalive_time = 7200')]
+    assert 'keepalive role' in wrong['violations'][0]['fix']
+    leaky = hosts['keepalive-leaky']
+    assert not leaky['compliant']
+    assert [v['rule'] for v in leaky['violations']] == ['connection_keepalive', 'connection_keepalive']
+    for violation in leaky['violations']:
+        assert (violation['process'], violation['unit']) == ('python3', 'leaky-client.service')
+        assert violation['subject'].endswith('-> 127.0.0.1:7700')
+        assert 'keepalive_sockets' in violation['fix']
+    assert leaky['offenders'] == ['python3 (leaky-client.service): 2']
+
+
+def test_markdown_and_junit_before():
+    report = os.path.join(EPHEMERAL, 'report-before')
+    with open(os.path.join(report, 'keepalive-report.md')) as handle:
+        markdown = handle.read()
+    assert '1 of 3 host(s) compliant.' in markdown
+    assert '| keepalive-compliant | yes | 0 |  |' in markdown
+    assert '| keepalive-wrong-kernel | no | 1 | kernel_time |' in markdown
+    assert '| keepalive-leaky | no | 2 | python3 (leaky-client.service): 2 |' in markdown
+    suites = ET.parse(os.path.join(report, 'keepalive-report.junit.xml')).getroot()
+    assert suites.get('tests') == '18' and suites.get('failures') == '2'
+    failed = sorted((case.get('classname'), case.get('name')) for case in suites.iter('testcase')
+                    if case.find('failure') is not None)
+    assert failed == [('keepalive-leaky', 'connection_keepalive'), ('keepalive-wrong-kernel', 'kernel_time')]
+    assert sorted(case.get('name') for case in suites.iter('testcase') if case.get('classname') == 'keepalive-compliant') == sorted(RULES)
+
+
+def test_textfile_metrics_on_each_host(host):
+    metrics = host.file('/var/lib/node_exporter/textfile_collector/keepalive.prom').content_string
+    expected = '0' if host.backend.name in ('keepalive-wrong-kernel', 'keepalive-leaky') else '1'
+    assert 'keepalive_compliant %s\n' % expected in metrics
+    assert '# TYPE keepalive_sockets gauge' in metrics and 'keepalive_kernel_default{key="time"}' in metrics
+    if host.backend.name == 'keepalive-leaky':
+        assert 'keepalive_sockets{direction="outbound",verdict="disabled"} 2' in metrics
+
+
+def test_after_the_role_and_live_fix_the_report_is_clean(tmp_path):
+    status, output = compliance(str(tmp_path / 'after'), {'keepalive_fail_on_violation': True})
+    assert status == 0, output[-4000:]
+    hosts = load(str(tmp_path / 'after'))
+    assert all(row['compliant'] and row['violations'] == [] for row in hosts.values()), hosts
+    assert '3 of 3 host(s) compliant.' in (tmp_path / 'after' / 'keepalive-report.md').read_text()
+
+
+def test_fail_on_violation_exits_non_zero(tmp_path):
+    status, output = compliance(str(tmp_path / 'strict'), {'keepalive_fail_on_violation': True,
+                                                           'keepalive_policy': {'kernel': {'time_max': 60}}})
+    assert status != 0 and 'Not compliant: keepalive-compliant, keepalive-leaky, keepalive-wrong-kernel' in output
+    assert all(not row['compliant'] for row in load(str(tmp_path / 'strict')).values())
+
+
+@pytest.mark.parametrize('policy,message', [
+    ({'kernel': {'time_max': 0}}, 'policy.kernel.time_max must be a positive integer'),
+    ({'kernel': {'tiem_max': 100}}, 'unknown policy key kernel.tiem_max'),
+    ({'exceptions': {'remote_addresses': ['10.0.0.0/33']}}, 'is not an address or network'),
+])
+def test_a_bad_policy_names_what_is_wrong(tmp_path, policy, message):
+    status, output = compliance(str(tmp_path / 'bad'), {'keepalive_policy': policy})
+    assert status != 0 and message in output

@@ -1,0 +1,169 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Read and change the keep-alive options of sockets that are already open in running processes.
+
+Processes are selected by pid, name or systemd unit; their sockets are found through /proc/PID/fd
+and filtered by state, direction and remote port with the same gathering code as keepalive_facts.
+Each socket is borrowed with pidfd_getfd, read, changed if it differs from what is asked, read back,
+and released. A failure is recorded for that socket or process and the others go on.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import socket
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._pidfd import PidfdError, ProcessSockets
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit
+
+TCP_USER_TIMEOUT = getattr(socket, 'TCP_USER_TIMEOUT', 18)
+# setting name -> (level, option, lowest, highest)
+SETTINGS = (
+    ('keepalive', socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0, 1),
+    ('idle', socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, 32767),
+    ('interval', socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1, 32767),
+    ('count', socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 1, 127),
+    ('user_timeout', socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 0, 2147483647),
+)
+LIMITS = dict((name, (low, high)) for name, _level, _option, low, high in SETTINGS)
+
+
+def validate(wanted):
+    """wanted: {'keepalive': bool, 'idle': int or None, ...}; raises ValueError naming every problem."""
+    problems = []
+    for name, (low, high) in LIMITS.items():
+        value = wanted.get(name)
+        if value is None or name == 'keepalive':
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            unit = {'idle': ' seconds', 'interval': ' seconds', 'user_timeout': ' milliseconds'}.get(name, '')
+            problems.append('%s must be an integer from %d to %d%s, not %r' % (name, low, high, unit, value))
+    if problems:
+        raise ValueError('; '.join(problems))
+
+
+def select_pids(pids=None, names=None, units=None, proc='/proc'):
+    """Pids matching any of the given pids, process names (comm) or systemd units; and the misses."""
+    selected = set()
+    missing = []
+    for pid in pids or []:
+        if os.path.isdir('%s/%d' % (proc, pid)):
+            selected.add(pid)
+        else:
+            missing.append('pid %d: no such process' % pid)
+    names = set(names or [])
+    units = set(u if '.' in u else u + '.service' for u in units or [])
+    if names or units:
+        found_names, found_units = set(), set()
+        for entry in os.listdir(proc):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            if names:
+                comm = read_comm(proc, pid)
+                if comm in names:
+                    selected.add(pid)
+                    found_names.add(comm)
+            if units:
+                unit = read_unit(proc, pid)
+                if unit in units:
+                    selected.add(pid)
+                    found_units.add(unit)
+        missing.extend('process %s: no such process' % n for n in sorted(names - found_names))
+        missing.extend('unit %s: no process in it' % u for u in sorted(units - found_units))
+    return sorted(selected), missing
+
+
+def read_settings(sock):
+    return dict((name, sock.getsockopt(level, option)) for name, level, option, _low, _high in SETTINGS)
+
+
+def target_settings(before, wanted):
+    after = dict(before)
+    if wanted.get('keepalive') is not None:
+        after['keepalive'] = 1 if wanted['keepalive'] else 0
+    for name in ('idle', 'interval', 'count', 'user_timeout'):
+        if wanted.get(name) is not None:
+            after[name] = wanted[name]
+    return after
+
+
+def apply_settings(sock, before, after):
+    """Timing first, SO_KEEPALIVE last, so that a socket never probes with half its settings."""
+    order = [s for s in SETTINGS if s[0] != 'keepalive'] + [s for s in SETTINGS if s[0] == 'keepalive']
+    for name, level, option, _low, _high in order:
+        if after[name] != before[name]:
+            sock.setsockopt(level, option, after[name])
+
+
+def process_sockets(connections, owners, wanted, inspect=False, check_mode=False):
+    """Borrow each connection's socket from a process holding it; return one result per connection.
+
+    ``connections`` are keepalive_facts entries; ``owners`` a SocketOwners scanned with fds.
+    A result is the connection with pid, fd, status (changed, unchanged, failed, inspected) and
+    reason, and the settings before and after.
+    """
+    by_pid = {}
+    for conn in connections:
+        holders = owners.fds_of(conn['inode'])
+        if not holders:
+            by_pid.setdefault(None, []).append((conn, None))
+            continue
+        pid, fd = holders[0]
+        by_pid.setdefault(pid, []).append((conn, fd))
+    results = []
+    for pid in sorted(by_pid, key=lambda p: -1 if p is None else p):
+        items = by_pid[pid]
+        if pid is None:
+            results.extend(_result(conn, None, None, 'failed', 'no selected process holds this socket any more')
+                           for conn, _fd in items)
+            continue
+        try:
+            with ProcessSockets(pid) as proc:
+                for conn, fd in items:
+                    results.append(_one(proc, conn, fd, wanted, inspect, check_mode))
+        except PidfdError as exc:
+            results.extend(_result(conn, pid, fd, 'failed', exc.reason) for conn, fd in items)
+    return results
+
+
+def _one(proc, conn, fd, wanted, inspect, check_mode):
+    try:
+        with proc.borrow(fd, conn['inode']) as sock:
+            before = read_settings(sock)
+            if inspect:
+                return _result(conn, proc.pid, fd, 'inspected', 'read only', before, before)
+            after = target_settings(before, wanted)
+            if after == before:
+                return _result(conn, proc.pid, fd, 'unchanged', 'already as requested', before, after)
+            if check_mode:
+                return _result(conn, proc.pid, fd, 'changed', 'would be changed (check mode)', before, after)
+            apply_settings(sock, before, after)
+            return _result(conn, proc.pid, fd, 'changed', 'changed on the live socket', before, read_settings(sock))
+    except PidfdError as exc:
+        return _result(conn, proc.pid, fd, 'failed', exc.reason)
+    except OSError as exc:
+        return _result(conn, proc.pid, fd, 'failed', 'setsockopt/getsockopt failed: %s' % exc)
+
+
+_RESULT_KEYS = ('family', 'state', 'direction', 'local_address', 'local_port', 'remote_address', 'remote_port',
+                'inode', 'process', 'unit')
+
+
+def _result(conn, pid, fd, status, reason, before=None, after=None):
+    result = dict((k, conn.get(k)) for k in _RESULT_KEYS)
+    result.update(pid=pid, fd=fd, status=status, reason=reason, before=before, after=after)
+    return result
+
+
+def add_settings(connections, owners):
+    """Add each connection's live settings (``settings``, or ``settings_error``) in place."""
+    read = dict((r['inode'], r) for r in process_sockets(connections, owners, {}, inspect=True))
+    for conn in connections:
+        result = read.get(conn['inode'])
+        conn['settings'] = result['before'] if result else None
+        if not result or result['status'] == 'failed':
+            conn['settings_error'] = result['reason'] if result else 'no process holds this socket'

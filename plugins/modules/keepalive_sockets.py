@@ -1,0 +1,283 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: keepalive_sockets
+short_description: Turn keep-alive on for connections that are already open, without restarting anything
+version_added: 0.1.0
+description:
+  - Changes the keep-alive options of TCP connections that are already open in running processes,
+    C(SO_KEEPALIVE), C(TCP_KEEPIDLE), C(TCP_KEEPINTVL), C(TCP_KEEPCNT) and C(TCP_USER_TIMEOUT).
+  - Each selected socket is duplicated into the module's process with C(pidfd_getfd) (Linux 5.6 and
+    later), which shares the live socket with its owner, so C(setsockopt) on the copy changes the
+    connection itself. The copy is closed right away; the owner notices nothing but the new timer.
+  - The kernel's keep-alive sysctls never turn keep-alive on, and a preload only reaches programs
+    started after it. This is the way to fix connections that are open now.
+  - With O(inspect=true), only reads each selected socket's effective settings.
+author:
+  - linuxnet.keepalive maintainers (@linuxnet)
+options:
+  pid:
+    description: Processes selected by pid.
+    type: list
+    elements: int
+  process:
+    description: Processes selected by name (as in C(/proc/PID/comm)).
+    type: list
+    elements: str
+  unit:
+    description: Processes selected by systemd unit (C(.service) is added to a name without a type).
+    type: list
+    elements: str
+  remote_ports:
+    description: Only connections to these remote ports.
+    type: list
+    elements: int
+  direction:
+    description: Only connections in these directions (see M(linuxnet.keepalive.keepalive_facts)).
+    type: list
+    elements: str
+    choices: [inbound, outbound]
+    default: [outbound]
+  states:
+    description: Only connections in these TCP states.
+    type: list
+    elements: str
+    choices: [established, close_wait, syn_sent, syn_recv, fin_wait1, fin_wait2, closing, last_ack]
+    default: [established]
+  keepalive:
+    description: Turn C(SO_KEEPALIVE) on (V(true)) or off (V(false)).
+    type: bool
+    default: true
+  idle:
+    description: C(TCP_KEEPIDLE), seconds idle before the first probe (1 to 32767). Unset keeps the socket's value.
+    type: int
+  interval:
+    description: C(TCP_KEEPINTVL), seconds between probes (1 to 32767). Unset keeps the socket's value.
+    type: int
+  count:
+    description: C(TCP_KEEPCNT), unanswered probes before the connection is dropped (1 to 127).
+    type: int
+  user_timeout:
+    description:
+      - C(TCP_USER_TIMEOUT) in milliseconds (0 to 2147483647; 0 is the kernel's default). A connection
+        whose data or probes stay unacknowledged this long is dropped.
+    type: int
+  inspect:
+    description: Only read each selected socket's settings; change nothing.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Reads every selected socket and reports what would change, without changing it.
+  diff_mode:
+    support: full
+    description: Shows each socket's settings before and after.
+  platform:
+    support: full
+    platforms: [posix]
+    description: Linux 5.6 or later; root (ptrace permission over the selected processes).
+notes:
+  - A failure for one process or socket (no permission, process gone, kernel too old, a seccomp or
+    LSM refusal) is reported in RV(sockets) with its reason and does not stop the others. The
+    module fails only when it could change none of the sockets it was asked to change.
+  - A socket shared by several processes is changed once, through the first of them.
+  - Sockets already at the requested values are not changed, so a second run reports no change.
+seealso:
+  - module: linuxnet.keepalive.keepalive_facts
+'''
+
+EXAMPLES = r'''
+- name: Keep-alive on every established outbound connection of a running service, no restart
+  linuxnet.keepalive.keepalive_sockets:
+    unit: [legacy-app.service]
+    idle: 60
+    interval: 15
+    count: 4
+
+- name: Only the connections of java processes to the database, with a user timeout
+  linuxnet.keepalive.keepalive_sockets:
+    process: [java]
+    remote_ports: [5432]
+    idle: 120
+    user_timeout: 240000
+
+- name: Read what a process's sockets are set to
+  linuxnet.keepalive.keepalive_sockets:
+    pid: [1234]
+    inspect: true
+  register: sockets
+'''
+
+RETURN = r'''
+sockets:
+  description: One entry per selected connection.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    pid:
+      description: The process through which the socket was reached (null when none holds it any more).
+      type: int
+      returned: always
+    fd:
+      description: The socket's descriptor number in that process.
+      type: int
+      returned: always
+    process:
+      description: Process name.
+      type: str
+      returned: always
+    unit:
+      description: The process's systemd unit, or null.
+      type: str
+      returned: always
+    local_address:
+      description: Local address.
+      type: str
+      returned: always
+    local_port:
+      description: Local port.
+      type: int
+      returned: always
+    remote_address:
+      description: Remote address.
+      type: str
+      returned: always
+    remote_port:
+      description: Remote port.
+      type: int
+      returned: always
+    state:
+      description: TCP state.
+      type: str
+      returned: always
+    direction:
+      description: C(inbound) or C(outbound).
+      type: str
+      returned: always
+    inode:
+      description: Socket inode.
+      type: int
+      returned: always
+    status:
+      description: C(changed) (or would be, in check mode), C(unchanged), C(inspected) or C(failed).
+      type: str
+      returned: always
+    reason:
+      description: Why, in a sentence.
+      type: str
+      returned: always
+    before:
+      description: The settings read before any change (null when the socket could not be read).
+      type: dict
+      returned: always
+      sample: {"keepalive": 0, "idle": 7200, "interval": 75, "count": 9, "user_timeout": 0}
+    after:
+      description: The settings read back after the change (in check mode, the requested ones).
+      type: dict
+      returned: always
+      sample: {"keepalive": 1, "idle": 60, "interval": 15, "count": 4, "user_timeout": 0}
+summary:
+  description: Counts of sockets by status, and the processes selected.
+  returned: always
+  type: dict
+  sample: {"changed": 3, "unchanged": 1, "failed": 0, "inspected": 0, "processes": [812, 901]}
+not_found:
+  description: Selections that matched no process (a pid that does not exist, a name or unit with no process).
+  returned: always
+  type: list
+  elements: str
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
+    GatherError, gather, open_records,
+)
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
+    process_sockets, select_pids, validate,
+)
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+
+SETTING_ORDER = ('keepalive', 'idle', 'interval', 'count', 'user_timeout')
+
+
+def settings_text(values):
+    return ''.join('%s = %s\n' % (k, values[k]) for k in SETTING_ORDER) if values else ''
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            pid=dict(type='list', elements='int'),
+            process=dict(type='list', elements='str'),
+            unit=dict(type='list', elements='str'),
+            remote_ports=dict(type='list', elements='int'),
+            direction=dict(type='list', elements='str', default=['outbound'], choices=['inbound', 'outbound']),
+            states=dict(type='list', elements='str', default=['established'],
+                        choices=['established', 'close_wait', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2',
+                                 'closing', 'last_ack']),
+            keepalive=dict(type='bool', default=True),
+            idle=dict(type='int'),
+            interval=dict(type='int'),
+            count=dict(type='int'),
+            user_timeout=dict(type='int'),
+            inspect=dict(type='bool', default=False),
+        ),
+        required_one_of=[('pid', 'process', 'unit')],
+        supports_check_mode=True,
+    )
+    params = module.params
+    wanted = dict((k, params[k]) for k in SETTING_ORDER)
+    try:
+        validate(wanted)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    bad_ports = [p for p in params['remote_ports'] or [] if not 1 <= p <= 65535]
+    if bad_ports:
+        module.fail_json(msg='remote_ports must be from 1 to 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
+
+    pids, not_found = select_pids(params['pid'], params['process'], params['unit'])
+    owners = SocketOwners(with_fds=True).scan(pids=pids)
+    try:
+        records, _source, _reader = open_records('auto')
+        connections, _summary = gather(records, owners=owners, states=params['states'],
+                                       directions=params['direction'], remote_ports=params['remote_ports'],
+                                       inodes=set(owners.by_inode), limit=1 << 30)
+    except GatherError as exc:
+        module.fail_json(msg=str(exc))
+
+    results = process_sockets(connections, owners, wanted, inspect=params['inspect'], check_mode=module.check_mode)
+    summary = dict((status, sum(1 for r in results if r['status'] == status))
+                   for status in ('changed', 'unchanged', 'failed', 'inspected'))
+    summary['processes'] = pids
+    for miss in not_found:
+        module.warn('nothing selected for %s' % miss)
+    failures = [r for r in results if r['status'] == 'failed']
+    for reason in sorted(set(r['reason'] for r in failures)):
+        module.warn('%d socket(s) not reached: %s' % (sum(1 for r in failures if r['reason'] == reason), reason))
+
+    result = dict(changed=summary['changed'] > 0, sockets=results, summary=summary, not_found=not_found)
+    if module._diff:
+        result['diff'] = [dict(before_header='pid %s fd %s %s:%s -> %s:%s' % (r['pid'], r['fd'], r['local_address'],
+                                                                              r['local_port'], r['remote_address'],
+                                                                              r['remote_port']),
+                               before=settings_text(r['before']), after=settings_text(r['after']))
+                          for r in results if r['status'] == 'changed']
+    if failures and not summary['changed'] and not summary['unchanged'] and not summary['inspected']:
+        result['msg'] = 'no selected socket could be reached: %s' % failures[0]['reason']
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
