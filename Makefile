@@ -101,6 +101,7 @@ endef
 lint: setup
 	yamllint -s .
 	ansible-lint --offline
+	antsibull-changelog lint
 	@test ! -s tests/sanity/ignore-2.19.txt || { echo "tests/sanity/ignore-2.19.txt must stay empty"; exit 1; }
 
 sanity: setup

@@ -338,9 +338,19 @@ ansible_facts:
               description: Such connections whose process was not found (exited, or not visible).
               type: int
               returned: always
-skipped:
+lines_skipped:
   description: Lines of C(/proc/net/tcp*) that could not be decoded and were skipped.
   returned: always
+  type: int
+  sample: 0
+processes_unreadable:
+  description: Processes whose open files could not be read (another user's, without root); their sockets show no owner.
+  returned: when O(owners=true)
+  type: int
+  sample: 0
+processes_vanished:
+  description: Processes that exited while their open files were being read.
+  returned: when O(owners=true)
   type: int
   sample: 0
 '''
@@ -405,15 +415,19 @@ def main():
         module.warn('could not read the open files of %d process(es) (root is needed for other users\' '
                     'processes): their sockets show no owner' % owners.unreadable)
 
+    counts = {}
+    if owners is not None:
+        counts = {'processes_unreadable': owners.unreadable, 'processes_vanished': owners.vanished}
     module.exit_json(
         changed=False,
-        skipped=skipped,
+        lines_skipped=skipped,
         ansible_facts={'keepalive': {
             'source': source,
             'defaults': defaults,
             'connections': connections,
             'summary': summary,
         }},
+        **counts
     )
 
 

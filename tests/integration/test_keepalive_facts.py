@@ -121,6 +121,15 @@ def test_both_sources_agree(run):
     assert summary_netlink == summary_proc
 
 
+def test_counts_of_what_was_skipped(run):
+    for source in ('netlink', 'proc'):
+        result = run['results'][source]
+        assert result['lines_skipped'] == 0
+        assert result['processes_unreadable'] == 0  # root reads every process's open files
+        assert isinstance(result['processes_vanished'], int)
+    assert 'processes_vanished' not in run['results']['no_owners']
+
+
 def test_defaults_are_the_namespace_values(run):
     assert facts(run['results']['netlink'])['defaults'] == {'time': 600, 'intvl': 75, 'probes': 9}
 
