@@ -27,9 +27,24 @@ _LITTLE = sys.byteorder == 'little'
 _ZERO12 = b'\0' * 12
 
 
+_DECODED = {}
+
+
 def _address(hexwords):
-    """'0100007F' -> b'\\x7f\\x00\\x00\\x01' + 12 zero bytes; 32 hex digits -> 16 bytes."""
-    raw = bytes.fromhex(hexwords)
+    """'0100007F' -> b'\\x7f\\x00\\x00\\x01' + 12 zero bytes; 32 hex digits -> 16 bytes.
+
+    A host has few distinct addresses, so decoded ones are remembered (up to 65536 of them).
+    """
+    raw = _DECODED.get(hexwords)
+    if raw is None:
+        raw = _decode_address(hexwords)
+        if len(_DECODED) < 65536:
+            _DECODED[hexwords] = raw
+    return raw
+
+
+def _decode_address(hexwords):
+    raw = bytes.fromhex(hexwords.decode('ascii') if isinstance(hexwords, bytes) else hexwords)
     if _LITTLE:
         raw = b''.join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
     if len(raw) == 4:
@@ -59,7 +74,7 @@ def parse_line(family, line, ticks_per_second):
     return (
         0, 0, family, state, timer, retrans,
         socket.htons(int(lport, 16)), socket.htons(int(rport, 16)),
-        _address(lhex.decode('ascii')), _address(rhex.decode('ascii')),
+        _address(lhex), _address(rhex),
         ticks * 1000 // ticks_per_second if timer else 0, 0, 0, int(fields[7]), int(fields[9]),
     )
 
