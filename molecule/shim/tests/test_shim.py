@@ -24,27 +24,45 @@ def seconds(line):
     return minutes * 60 + secs + millis / 1000.0
 
 
+def sample(host, unit):
+    """One look at `ss`: {'client': seconds or None, 'server': ...}, or None if the connection is not there."""
+    pid = host.run('systemctl show -p MainPID --value %s' % unit).stdout.strip()
+    client, servers = None, {}
+    for line in host.run('ss -tnpoH state established').stdout.splitlines():
+        cols = line.split()
+        if cols[3].endswith(':7400') and 'pid=%s,' % pid in line:
+            client = (cols[2].rsplit(':', 1)[1], seconds(line), line)
+        elif cols[2].endswith(':7400'):
+            servers[cols[3].rsplit(':', 1)[1]] = seconds(line)
+    if client is None or client[0] not in servers:
+        return None
+    return {'client': client[1], 'server': servers[client[0]], 'ss': client[2]}
+
+
 def timers(host, unit='legacy-client.service'):
-    """{'client': seconds or None, 'server': seconds or None} for the unit's connection to 127.0.0.1:7400."""
-    for _attempt in range(50):
-        pid = host.run('systemctl show -p MainPID --value %s' % unit).stdout.strip()
-        found = {}
-        for line in host.run('ss -tnpoH state established').stdout.splitlines():
-            cols = line.split()
-            if cols[3].endswith(':7400') and 'pid=%s,' % pid in line:
-                side, port = 'client', cols[2].rsplit(':', 1)[1]
-            elif cols[2].endswith(':7400'):
-                side = 'server'
-            else:
-                continue
-            found.setdefault(side, []).append((cols[3].rsplit(':', 1)[1] if side == 'server' else port, seconds(line)))
-        if 'client' in found:
-            client_port, client_timer = found['client'][0]
-            server = [t for p, t in found.get('server', []) if p == client_port]
-            if server:
-                return {'client': client_timer, 'server': server[0]}
+    """The unit's connection to 127.0.0.1:7400 as `ss` shows it, sampled up to 30 times.
+
+    While a keep-alive timer's handler runs (every probe interval on an idle connection), the kernel
+    shows no pending timer; a sample with a timer is taken as soon as one is seen.
+    """
+    seen = None
+    for _attempt in range(30):
+        seen = sample(host, unit) or seen
+        if seen is not None and seen['client'] is not None:
+            return seen
         time.sleep(0.1)
-    raise AssertionError('no connection from %s to 127.0.0.1:7400' % unit)
+    if seen is None:
+        raise AssertionError('no connection from %s to 127.0.0.1:7400' % unit)
+    return seen
+
+
+def live_settings(host, unit='legacy-client.service'):
+    """SO_KEEPALIVE and the timing options read from the unit's live socket (keepalive_facts inspect)."""
+    facts = rig.run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'ports=7400 inspect=true')
+    rows = [r for r in facts['ansible_facts']['keepalive']['connections']
+            if r['remote_port'] == 7400 and r['unit'] == unit]
+    assert rows, facts['ansible_facts']['keepalive']['connections']
+    return rows[0]
 
 
 def test_library_is_installed_root_owned_and_not_writable_by_others(host):
@@ -69,13 +87,11 @@ def test_the_drop_in_preloads_the_shim_into_the_service(host):
 
 
 def test_the_unmodified_client_now_has_keepalive(host):
+    client = live_settings(host)
+    assert client['settings'] == {'keepalive': 1, 'idle': 45, 'interval': 10, 'count': 3, 'user_timeout': 75000}
     seen = timers(host)
-    assert seen['client'] is not None and seen['client'] <= 45
+    assert seen['client'] is not None and seen['client'] <= 45, seen
     assert seen['server'] is None  # the server was not given the shim
-    facts = rig.run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'ports=7400')
-    rows = facts['ansible_facts']['keepalive']['connections']
-    client = [r for r in rows if r['remote_port'] == 7400][0]
-    assert (client['unit'], client['keepalive']) == ('legacy-client.service', 'enabled')
 
 
 def test_global_mode_preloads_every_program_and_can_be_turned_off(host):
@@ -106,8 +122,9 @@ def test_live_fix_reaches_a_running_service_without_a_restart(host):
     status, output = rig.run_converge(host.backend.name, {'keepalive_live_fix': True,
                                                           'keepalive_live_fix_units': ['running-client']})
     assert status == 0, output[-3000:]
+    assert live_settings(host, 'running-client.service')['settings']['keepalive'] == 1
     seen = timers(host, 'running-client.service')
-    assert seen['client'] is not None and seen['client'] <= 45
+    assert seen['client'] is not None and seen['client'] <= 45, seen
     assert seen['server'] is None
     assert host.run('systemctl show -p MainPID --value running-client.service').stdout.strip() == pid
     assert 'LD_PRELOAD' not in host.run('systemctl show -p Environment running-client.service').stdout
@@ -126,4 +143,5 @@ def test_removal_leaves_nothing_behind(host):
     preload = host.file('/etc/ld.so.preload')
     assert not preload.exists or LIBRARY not in preload.content_string
     assert 'LD_PRELOAD' not in host.run('systemctl show -p Environment legacy-client.service').stdout
-    assert timers(host)['client'] is None  # restarted without the shim
+    assert live_settings(host)['settings']['keepalive'] == 0  # restarted without the shim
+    assert timers(host)['client'] is None
