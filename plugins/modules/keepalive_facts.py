@@ -103,6 +103,10 @@ notes:
   - A container has its own network namespace; run the module inside it to see its connections.
   - The kernel shows one pending timer per socket. An established socket with a retransmission
     or zero-window probe pending hides its keep-alive timer; such connections are C(unknown).
+  - While a keep-alive timer's handler runs (once per probe interval on an idle connection, for
+    microseconds), the kernel shows no pending timer, so such a socket can rarely be read as
+    C(disabled). O(inspect=true) reads C(SO_KEEPALIVE) itself from the live socket.
+  - A connection whose listening socket has been closed since it was accepted is reported as C(outbound).
 seealso:
   - name: TCP keep-alive HOWTO
     description: How keep-alive works on Linux and which socket options control it.
