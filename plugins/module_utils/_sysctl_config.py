@@ -168,26 +168,12 @@ def conflicts(path, wanted, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
     return found
 
 
-def boot_values(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
-    """What the configuration sets these keys to at boot, ignoring ``skip``; kernel defaults otherwise."""
-    values = dict((key, KERNEL_DEFAULTS[key]) for key in keys)
+def boot_sources(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
+    """{key: (value at boot, file that sets it, or None for the kernel default)}, ignoring ``skip``."""
+    found = dict((key, (KERNEL_DEFAULTS[key], None)) for key in keys)
     for path in boot_order(dirs, sysctl_conf):
         if skip and os.path.realpath(path) == os.path.realpath(skip):
             continue
-        for pattern, value in read_assignments(path):
-            for key in keys:
-                if sets_key(pattern, key):
-                    try:
-                        values[key] = int(value)
-                    except ValueError:
-                        pass
-    return values
-
-
-def boot_sources(keys, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
-    """{key: (value at boot, file that sets it or None for the kernel default)}."""
-    found = dict((key, (KERNEL_DEFAULTS[key], None)) for key in keys)
-    for path in boot_order(dirs, sysctl_conf):
         for pattern, value in read_assignments(path):
             for key in keys:
                 if sets_key(pattern, key):
@@ -196,6 +182,11 @@ def boot_sources(keys, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
                     except ValueError:
                         pass
     return found
+
+
+def boot_values(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
+    """What the configuration sets these keys to at boot, ignoring ``skip``; kernel defaults otherwise."""
+    return dict((key, value) for key, (value, _path) in boot_sources(keys, skip, dirs, sysctl_conf).items())
 
 
 def render(wanted):

@@ -9,7 +9,8 @@ import os
 import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
-    SysctlConfigError, boot_order, boot_values, check_path, conflicts, parse, render, sets_key, validate,
+    SysctlConfigError, boot_order, boot_sources, boot_values, check_path, conflicts, parse, render, sets_key,
+    validate,
 )
 
 TIME, INTVL, PROBES = 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes'
@@ -103,6 +104,13 @@ def test_boot_values_fall_back_to_kernel_defaults(tree):
     assert boot_values([TIME, INTVL, PROBES], skip=ours, dirs=dirs, sysctl_conf=conf) == {
         TIME: 7200, INTVL: 20, PROBES: 9}
     assert boot_values([TIME], dirs=dirs, sysctl_conf=conf) == {TIME: 120}
+
+
+def test_boot_sources_name_the_file_that_wins(tree):
+    dirs, conf, write = tree
+    write('usr', '30-x.conf', INTVL + ' = 20\n')
+    late = write('run', '90-y.conf', INTVL + ' = 25\n')
+    assert boot_sources([TIME, INTVL], dirs=dirs, sysctl_conf=conf) == {TIME: (7200, None), INTVL: (25, late)}
 
 
 def test_render_writes_exactly_the_given_keys_in_a_fixed_order():
