@@ -18,15 +18,18 @@ import socket
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._pidfd import PidfdError, ProcessSockets
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
+    KEEPCNT_RANGE, KEEPIDLE_RANGE, KEEPINTVL_RANGE, USER_TIMEOUT_RANGE,
+)
 
 TCP_USER_TIMEOUT = getattr(socket, 'TCP_USER_TIMEOUT', 18)
-# setting name -> (level, option, lowest, highest)
+# (setting name, level, option, lowest, highest)
 SETTINGS = (
     ('keepalive', socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0, 1),
-    ('idle', socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, 32767),
-    ('interval', socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1, 32767),
-    ('count', socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 1, 127),
-    ('user_timeout', socket.IPPROTO_TCP, TCP_USER_TIMEOUT, 0, 2147483647),
+    ('idle', socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) + KEEPIDLE_RANGE,
+    ('interval', socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) + KEEPINTVL_RANGE,
+    ('count', socket.IPPROTO_TCP, socket.TCP_KEEPCNT) + KEEPCNT_RANGE,
+    ('user_timeout', socket.IPPROTO_TCP, TCP_USER_TIMEOUT) + USER_TIMEOUT_RANGE,
 )
 LIMITS = dict((name, (low, high)) for name, _level, _option, low, high in SETTINGS)
 

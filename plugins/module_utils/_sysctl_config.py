@@ -19,16 +19,20 @@ import fnmatch
 import os
 import re
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
+    KEEPCNT_RANGE, KEEPIDLE_RANGE, KEEPINTVL_RANGE,
+)
+
 CONFIG_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
 SYSCTL_CONF = '/etc/sysctl.conf'
 PROC_SYS = '/proc/sys'
 
-# option name -> (sysctl key, lowest, highest, kernel default). The limits are those of the
+# (option name, sysctl key, lowest, highest, kernel default). The limits are those of the
 # per-socket options (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): values a socket could also take.
 KEYS = (
-    ('time', 'net.ipv4.tcp_keepalive_time', 1, 32767, 7200),
-    ('intvl', 'net.ipv4.tcp_keepalive_intvl', 1, 32767, 75),
-    ('probes', 'net.ipv4.tcp_keepalive_probes', 1, 127, 9),
+    ('time', 'net.ipv4.tcp_keepalive_time') + KEEPIDLE_RANGE + (7200,),
+    ('intvl', 'net.ipv4.tcp_keepalive_intvl') + KEEPINTVL_RANGE + (75,),
+    ('probes', 'net.ipv4.tcp_keepalive_probes') + KEEPCNT_RANGE + (9,),
 )
 OPTION_KEYS = dict((option, key) for option, key, _low, _high, _default in KEYS)
 KERNEL_DEFAULTS = dict((key, default) for _option, key, _low, _high, default in KEYS)
