@@ -18,11 +18,12 @@ from conftest import HERE, ROOT
 
 SOURCE = os.path.join(ROOT, 'roles', 'keepalive', 'files', 'keepalive_shim.c')
 PROBE = os.path.join(HERE, 'files', 'shim_probe.c')
+EARLY = os.path.join(HERE, 'files', 'early_socket.c')
 CFLAGS = ['-O2', '-Wall', '-Wextra', '-Werror']
 
 
 def compile_shim(out, extra=()):
-    subprocess.run(['gcc'] + CFLAGS + list(extra) + ['-fPIC', '-shared', '-o', out, SOURCE, '-ldl'], check=True)
+    subprocess.run(['gcc'] + CFLAGS + list(extra) + ['-fPIC', '-shared', '-pthread', '-o', out, SOURCE, '-ldl'], check=True)
     return out
 
 
@@ -34,7 +35,13 @@ def build(tmp_path_factory):
     shim = compile_shim(str(work / 'libkeepalive_shim.so'))
     probe = str(work / 'probe')
     subprocess.run(['gcc'] + CFLAGS + ['-pthread', '-o', probe, PROBE], check=True)
-    return {'shim': shim, 'probe': probe, 'work': work}
+    # A program linked with a library whose constructor opens a socket before the shim's constructor runs.
+    subprocess.run(['gcc'] + CFLAGS + ['-fPIC', '-shared', '-o', str(work / 'libearly.so'), EARLY], check=True)
+    (work / 'early_main.c').write_text('void early_socket_linked(void);\nint main(void) { early_socket_linked(); return 0; }\n')
+    early = str(work / 'early')
+    subprocess.run(['gcc'] + CFLAGS + ['-o', early, str(work / 'early_main.c'), '-L', str(work), '-learly',
+                    '-Wl,-rpath,' + str(work)], check=True)
+    return {'shim': shim, 'probe': probe, 'early': early, 'work': work}
 
 
 def run_probe(build, env=None, probe=None, wrapper=()):
@@ -136,6 +143,50 @@ def test_only_tcp_sockets_are_touched(build):
         assert fields(lines[kind]) == {'keepalive': '0'}, kind
     assert lines['threads'] == 'ok=4000 of 4000'
     assert lines['next_fd'] == '3'
+
+
+def test_mptcp_stream_sockets_get_keepalive_even_though_they_refuse_a_user_timeout(build):
+    _proc, plain = run_probe(build)
+    if 'unavailable' in plain['mptcp4']:
+        pytest.skip('this kernel has no MPTCP: %s' % plain['mptcp4'])
+    assert fields(plain['mptcp4'])['keepalive'] == '0'
+    env = {'LD_PRELOAD': build['shim'], 'KEEPIDLE': '60', 'KEEPINTVL': '10', 'KEEPCNT': '3'}
+    for user_timeout in (None, '5000'):
+        full = dict(env, KEEPALIVE_USER_TIMEOUT=user_timeout) if user_timeout else env
+        proc, lines = run_probe(build, dict(full, KEEPALIVE_DEBUG='1'))
+        assert proc.returncode == 0, proc.stderr
+        for kind in ('mptcp4', 'mptcp6'):
+            got = fields(lines[kind])
+            assert (got['keepalive'], got['idle'], got['intvl'], got['cnt']) == ('1', '60', '10', '3'), (kind, got)
+        # TCP sockets of the same program still get the user timeout
+        assert fields(lines['tcp4'])['user_timeout'] == (user_timeout or '0')
+    assert 'refuses TCP_USER_TIMEOUT' in proc.stderr
+
+
+def test_a_socket_opened_by_an_earlier_constructor_gets_the_settings(build):
+    proc, lines = run_probe(build, {'LD_PRELOAD': build['shim'], 'KEEPIDLE': '77'}, probe=build['early'])
+    assert proc.returncode == 0, proc.stderr
+    assert fields(lines['early']) == {'keepalive': '1', 'idle': '77'}
+    proc, lines = run_probe(build, {'LD_PRELOAD': build['shim'], 'KEEPALIVE': 'off', 'KEEPIDLE': '77'},
+                            probe=build['early'])
+    assert fields(lines['early'])['keepalive'] == '0'
+
+
+def test_a_large_configuration_file_is_read_whole_or_refused_never_cut(build, tmp_path):
+    conf = tmp_path / 'keepalive-shim.conf'
+    # KEEPIDLE=30000 straddles the 8 KiB mark: a reader that cut the file there would set 30
+    padding = '# ' + 'x' * 77 + '\n'
+    head = padding * (8180 // len(padding))
+    head += '#' * (8180 - len(head) - 1) + '\n'
+    conf.write_text(head + 'KEEPIDLE=30000\n' + padding * 10)
+    assert conf.read_text().index('KEEPIDLE=30000') == 8180 and conf.stat().st_size > 8192
+    env = {'LD_PRELOAD': build['shim'], 'KEEPALIVE_SHIM_CONF': str(conf), 'KEEPALIVE_DEBUG': '1'}
+    _proc, lines = run_probe(build, env)
+    assert fields(lines['tcp4'])['idle'] == '30000'
+    conf.write_text(padding * 1000 + 'KEEPIDLE=30000\nKEEPALIVE=off\n')  # 80 KiB: too large to be read
+    proc, lines = run_probe(build, env)
+    assert 'ignoring %s: larger than 65536 bytes' % conf in proc.stderr
+    assert fields(lines['tcp4'])['keepalive'] == '1' and fields(lines['tcp4'])['idle'] != '30000'
 
 
 def test_errno_and_return_values_are_preserved(build):

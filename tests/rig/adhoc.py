@@ -28,12 +28,15 @@ def run_module(host, module, args='', connection='local', extra_env=None, option
     return result
 
 
-def run_playbook(host, playbook, extra_vars=None, connection='local', extra_env=None):
-    """Run a playbook against one host; return (exit status, everything it printed)."""
+def run_playbook(host, playbook, extra_vars=None, connection='local', extra_env=None, options=()):
+    """Run a playbook against one host; return (exit status, everything it printed).
+
+    ``options`` are more ansible-playbook arguments, such as --check.
+    """
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='false', ANSIBLE_FORCE_COLOR='0')
     env.setdefault('ANSIBLE_PYTHON_INTERPRETER', '/usr/bin/python3')
     env.update(extra_env or {})
-    command = ['ansible-playbook', '-i', host + ',', '-c', connection, playbook]
+    command = ['ansible-playbook', '-i', host + ',', '-c', connection, playbook] + list(options)
     if extra_vars:
         command += ['-e', json.dumps(extra_vars)]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)

@@ -43,6 +43,7 @@ def run_module(instance, module, args=''):
     return adhoc.run_module(instance, module, args, connection=CONNECTION)
 
 
-def run_converge(instance, extra_vars=None):
+def run_converge(instance, extra_vars=None, options=()):
     """Run the scenario's converge playbook against one instance: (exit status, output)."""
-    return adhoc.run_playbook(instance, os.path.join(scenario_dir(), 'converge.yml'), extra_vars, connection=CONNECTION)
+    return adhoc.run_playbook(instance, os.path.join(scenario_dir(), 'converge.yml'), extra_vars, connection=CONNECTION,
+                              options=options)

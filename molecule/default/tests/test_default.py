@@ -53,6 +53,26 @@ def test_collection_under_test_is_the_working_tree(host):
     assert [os.path.realpath(os.path.join(p, 'linuxnet', 'keepalive')) for p in paths] == [os.path.realpath(ROOT)]
 
 
+def test_check_mode_with_the_shim_on_a_fresh_host_reports_and_changes_nothing(host):
+    status, output = run_converge(host.backend.name, {'keepalive_shim_enabled': True, 'keepalive_shim_global': True},
+                                  options=['--check'])
+    assert status == 0, output[-3000:]
+    assert re.search(r'changed=[1-9]', output), output[-3000:]
+    assert 'would be built from /usr/local/src/keepalive-shim/keepalive_shim.c and installed' in output
+    for path in ('/usr/local/lib/keepalive', '/usr/local/src/keepalive-shim', '/etc/keepalive-shim.conf'):
+        assert not host.file(path).exists, path
+    assert not host.file('/etc/ld.so.preload').exists
+
+
+def test_a_bad_kernel_default_is_named_by_its_role_variable_before_anything_changes(host):
+    before = (running(host), host.file(CONF).content_string)
+    status, output = run_converge(host.backend.name, {'keepalive_time': 60, 'keepalive_probes': 500})
+    assert status != 0
+    assert 'keepalive_probes=500 (1 to 127)' in output and 'Nothing was changed' in output, output[-3000:]
+    assert 'probes must be from' not in output  # not the module's own option name
+    assert (running(host), host.file(CONF).content_string) == before
+
+
 def test_role_set_the_running_kernel(host):
     assert running(host) == ROLE_VALUES
 

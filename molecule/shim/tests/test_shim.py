@@ -6,11 +6,14 @@ Tests run in file order, each on every instance; the last one removes the role.
 import re
 import time
 
+import pytest
+
 from conftest import rig
 
 testinfra_hosts = rig.podman_hosts()
 LIBRARY = '/usr/local/lib/keepalive/libkeepalive_shim.so'
 DROPIN = '/etc/systemd/system/legacy-client.service.d/50-keepalive-shim.conf'
+UNIT_PRELOAD = '/usr/lib/x86_64-linux-gnu/libz.so.1'
 CHECK = ('python3 -c "import socket; s = socket.socket(); '
          'print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))"')
 
@@ -107,6 +110,48 @@ def test_global_mode_preloads_every_program_and_can_be_turned_off(host):
     assert status == 0, output[-3000:]
     assert LIBRARY not in host.file('/etc/ld.so.preload').content_string
     assert host.run(CHECK).stdout.strip() == '0'
+
+
+def test_the_units_own_preload_is_kept_before_the_shim(host):
+    environment = host.run('systemctl show -p Environment preloading-client.service').stdout
+    assert 'LD_PRELOAD=%s %s' % (UNIT_PRELOAD, LIBRARY) in environment, environment
+    pid = host.run('systemctl show -p MainPID --value preloading-client.service').stdout.strip()
+    maps = host.file('/proc/%s/maps' % pid).content_string
+    assert UNIT_PRELOAD in maps and LIBRARY in maps
+    client = live_settings(host, 'preloading-client.service')
+    assert client['settings']['keepalive'] == 1 and client['settings']['idle'] == 45
+
+
+@pytest.mark.parametrize('library,problem', [
+    ('/tmp/sticky/libk.so', '/tmp/sticky is a folder owned by root with mode 1777'),
+    ('/srv/userlib/libk.so', '/srv/userlib is a folder owned by nobody with mode 0755'),
+    ('/opt/userlink/libk.so', '/srv/userlib is a folder owned by nobody'),  # a root-owned link to a user's folder
+    ('/srv/userlib/new/libk.so', '/srv/userlib is a folder owned by nobody'),  # a folder the role would create
+])
+def test_a_library_path_another_user_could_replace_is_refused_and_nothing_changes(host, library, problem):
+    host.run('mkdir -p -m 1777 /tmp/sticky && install -d -o nobody -m 0755 /srv/userlib '
+             '&& ln -sfn /srv/userlib /opt/userlink')
+    before = host.file('/etc/keepalive-shim.conf').content_string, host.file(DROPIN).content_string
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_library': library,
+                                                          'keepalive_shim_global': True})
+    assert status != 0
+    assert 'keepalive_shim_library=%s is refused' % library in output and problem in output, output[-3000:]
+    assert 'Nothing was changed' in output
+    assert (host.file('/etc/keepalive-shim.conf').content_string, host.file(DROPIN).content_string) == before
+    assert host.file('/tmp/sticky').mode == 0o1777 and host.file('/tmp/sticky').user == 'root'
+    assert host.file('/srv/userlib').user == 'nobody' and host.run('ls -A /srv/userlib /tmp/sticky').stdout.split() == [
+        '/srv/userlib:', '/tmp/sticky:']
+    assert not host.file('/etc/ld.so.preload').exists or library not in host.file('/etc/ld.so.preload').content_string
+
+
+@pytest.mark.parametrize('library', ['/usr/local/lib/my lib.so', '/usr/local/lib/a:b.so', '/usr/local/lib/a%b.so',
+                                     '/usr/local/lib/../lib/x.so', 'libk.so'])
+def test_a_library_path_that_would_break_ld_preload_or_a_unit_is_refused(host, library):
+    before = host.file('/etc/keepalive-shim.conf').content_string, host.file(DROPIN).content_string
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_library': library})
+    assert status != 0 and "keepalive_shim_library='%s'" % library in output, output[-3000:]
+    assert 'Nothing was changed' in output
+    assert (host.file('/etc/keepalive-shim.conf').content_string, host.file(DROPIN).content_string) == before
 
 
 def test_bad_values_fail_before_anything_changes(host):

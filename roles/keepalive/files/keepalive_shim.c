@@ -3,13 +3,16 @@
  *
  * Preloaded into a program (LD_PRELOAD, or /etc/ld.so.preload), it wraps socket(). For AF_INET
  * and AF_INET6 sockets whose type, once SOCK_NONBLOCK and SOCK_CLOEXEC are masked off, is
- * SOCK_STREAM (TCP), it sets SO_KEEPALIVE and, where configured, TCP_KEEPIDLE, TCP_KEEPINTVL,
- * TCP_KEEPCNT and TCP_USER_TIMEOUT. Other sockets (UDP, raw, seqpacket, unix) are left alone.
- * A listening socket passes these options on to the connections it accepts.
+ * SOCK_STREAM, with the protocol TCP (0 or IPPROTO_TCP) or MPTCP (IPPROTO_MPTCP), it sets
+ * SO_KEEPALIVE and, where configured, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT and
+ * TCP_USER_TIMEOUT. Other sockets (UDP, raw, seqpacket, unix) are left alone. A listening socket
+ * passes these options on to the connections it accepts.
  *
- * Configuration is read once, when the library is loaded: first the file /etc/keepalive-shim.conf
- * (KEY=VALUE lines; '#' starts a comment), then the environment, which wins. The keys are those
- * of libkeepalive, so that this library is a drop-in replacement:
+ * Configuration is read once: by the library's constructor, or by the first socket() call if that
+ * comes first (another library's constructor may open a socket before ours has run). The file
+ * /etc/keepalive-shim.conf (KEY=VALUE lines; '#' starts a comment) is read first, then the
+ * environment, which wins. A file larger than 64 KiB is ignored whole rather than cut. The keys
+ * are those of libkeepalive, so that this library is a drop-in replacement:
  *   KEEPALIVE=off              leave every socket alone
  *   KEEPIDLE=seconds           1..32767
  *   KEEPINTVL=seconds          1..32767
@@ -19,9 +22,11 @@
  * on stderr only when KEEPALIVE_DEBUG=1. KEEPALIVE_SHIM_CONF names another configuration file.
  * In setuid and setgid programs (secure execution) only the system file is read.
  *
- * socket() returns exactly what the real socket() returned, with errno preserved. If an option
- * cannot be set, the socket is left without keep-alive. Nothing is allocated per call, and the
- * configuration is immutable once loaded, so the wrapper is safe in threaded programs.
+ * socket() returns exactly what the real socket() returned, with errno preserved. If a timing
+ * option (idle, interval, count) cannot be set, the socket is left without keep-alive; a
+ * TCP_USER_TIMEOUT the socket refuses (MPTCP does, with ENOPROTOOPT) is skipped and keep-alive is
+ * set all the same. Nothing is allocated per call, and the configuration is loaded exactly once
+ * (pthread_once) and immutable afterwards, so the wrapper is safe in threaded programs.
  *
  * Copyright: linuxnet.keepalive contributors
  * GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -33,6 +38,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +48,12 @@
 #include <unistd.h>
 
 #define SHIM_CONF "/etc/keepalive-shim.conf"
-#define MAX_CONF 8192
+/* Larger files are refused whole: a value cut in half would be worse than no file at all. */
+#define MAX_CONF 65536
+
+#ifndef IPPROTO_MPTCP
+#define IPPROTO_MPTCP 262
+#endif
 
 typedef int (*socket_fn)(int, int, int);
 
@@ -68,12 +79,13 @@ static const int tcp_levels[OPT_COUNT] = {
 	[OPT_USER_TIMEOUT] = TCP_USER_TIMEOUT,
 };
 
-/* Written once by the constructor, read-only afterwards. */
+/* Written once by load_settings() (under pthread_once), read-only afterwards. */
 static int shim_enabled = 1;
 static int shim_debug;
 static int value_set[OPT_COUNT];
 static int values[OPT_COUNT];
 static socket_fn real_socket;
+static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
 
 __attribute__((format(printf, 1, 2))) static void debug(const char *fmt, ...)
 {
@@ -139,7 +151,7 @@ static void apply_setting(const char *key, const char *value, const char *source
 
 static void read_file(const char *path)
 {
-	static char buf[MAX_CONF];
+	static char buf[MAX_CONF + 1];
 	char *line, *next, *eq, *key, *value, *end;
 	ssize_t got;
 	size_t used = 0;
@@ -147,8 +159,9 @@ static void read_file(const char *path)
 
 	if (fd < 0)
 		return;
-	while (used < sizeof(buf) - 1) {
-		got = read(fd, buf + used, sizeof(buf) - 1 - used);
+	/* One byte more than allowed is asked for, to tell a full-sized file from a larger one. */
+	while (used < sizeof(buf)) {
+		got = read(fd, buf + used, sizeof(buf) - used);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)
@@ -156,6 +169,10 @@ static void read_file(const char *path)
 		used += (size_t)got;
 	}
 	close(fd);
+	if (used > MAX_CONF) {
+		debug("ignoring %s: larger than %d bytes, so it is not read at all", path, MAX_CONF);
+		return;
+	}
 	buf[used] = '\0';
 	for (line = buf; line && *line; line = next) {
 		next = strchr(line, '\n');
@@ -195,7 +212,7 @@ static socket_fn resolve_socket(void)
 	return fn;
 }
 
-__attribute__((constructor)) static void keepalive_shim_init(void)
+static void load_settings(void)
 {
 	static const char *env_keys[] = { "KEEPALIVE", "KEEPIDLE", "KEEPINTVL", "KEEPCNT",
 					  "KEEPALIVE_USER_TIMEOUT" };
@@ -216,12 +233,19 @@ __attribute__((constructor)) static void keepalive_shim_init(void)
 	errno = saved;
 }
 
+__attribute__((constructor)) static void keepalive_shim_init(void)
+{
+	pthread_once(&settings_once, load_settings);
+}
+
 int socket(int domain, int type, int protocol)
 {
 	static const int on = 1;
-	socket_fn fn = resolve_socket();
+	socket_fn fn;
 	int fd, saved, i, failed = 0;
 
+	pthread_once(&settings_once, load_settings);
+	fn = resolve_socket();
 	if (!fn) {
 		errno = ENOSYS;
 		return -1;
@@ -229,21 +253,21 @@ int socket(int domain, int type, int protocol)
 	fd = fn(domain, type, protocol);
 	if (fd < 0 || !shim_enabled || (domain != AF_INET && domain != AF_INET6) ||
 	    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
-	    (protocol != 0 && protocol != IPPROTO_TCP))
+	    (protocol != 0 && protocol != IPPROTO_TCP && protocol != IPPROTO_MPTCP))
 		return fd;
 
 	saved = errno;
 	/* Timing first, SO_KEEPALIVE last: a failure leaves keep-alive off, as the program asked. */
-	for (i = 0; i < OPT_COUNT && !failed; i++) {
+	for (i = 0; i < OPT_USER_TIMEOUT && !failed; i++) {
 		if (value_set[i] &&
 		    setsockopt(fd, IPPROTO_TCP, tcp_levels[i], &values[i], sizeof(values[i])) != 0)
 			failed = 1;
 	}
+	if (!failed && value_set[OPT_USER_TIMEOUT] &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &values[OPT_USER_TIMEOUT],
+		       sizeof(values[OPT_USER_TIMEOUT])) != 0)
+		debug("socket %d refuses TCP_USER_TIMEOUT (%s); keep-alive is set without it", fd, strerror(errno));
 	if (failed) {
-		static const int zero = 0;
-
-		if (value_set[OPT_USER_TIMEOUT])
-			setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &zero, sizeof(zero));
 		debug("could not set the keep-alive timing of socket %d: %s; left as created", fd, strerror(errno));
 	} else if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) != 0) {
 		debug("could not set SO_KEEPALIVE on socket %d: %s; left as created", fd, strerror(errno));

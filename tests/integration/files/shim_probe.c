@@ -81,6 +81,8 @@ int main(void)
 	show("tcp4_flags", AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	show("tcp4_ipproto", AF_INET, SOCK_STREAM, IPPROTO_TCP);
 	show("tcp6", AF_INET6, SOCK_STREAM, 0);
+	show("mptcp4", AF_INET, SOCK_STREAM, 262);
+	show("mptcp6", AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 262);
 	show("udp4", AF_INET, SOCK_DGRAM, 0);
 	show("raw4", AF_INET, SOCK_RAW, IPPROTO_TCP);
 	show("seqpacket_unix", AF_UNIX, SOCK_SEQPACKET, 0);
