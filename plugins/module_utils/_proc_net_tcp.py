@@ -67,13 +67,16 @@ def parse_line(family, line, ticks_per_second):
     timer, state = int(timer, 16), int(fields[3], 16)
     if timer > 15 or not 0 < state < 16:
         raise ValueError('state %d or timer %d out of range' % (state, timer))
+    lport, rport = int(lport, 16), int(rport, 16)
+    if lport > 0xffff or rport > 0xffff:
+        raise ValueError('port %d or %d out of range' % (lport, rport))
     retrans = int(fields[8]) if timer in (TIMER_KEEPALIVE, TIMER_PERSIST) else int(fields[6], 16)
     ticks = int(when, 16)
     if ticks >= 1 << 63:  # a negative clock_t printed as unsigned: the timer is already due
         ticks = 0
     return (
         0, 0, family, state, timer, retrans,
-        socket.htons(int(lport, 16)), socket.htons(int(rport, 16)),
+        socket.htons(lport), socket.htons(rport),
         _address(lhex), _address(rhex),
         ticks * 1000 // ticks_per_second if timer else 0, 0, 0, int(fields[7]), int(fields[9]),
     )
@@ -107,7 +110,7 @@ class ProcNetTcp:
                 for line in handle:
                     try:
                         yield parse_line(family, line, hz)
-                    except (ValueError, IndexError) as exc:
+                    except (ValueError, IndexError, OverflowError) as exc:
                         self.malformed += 1
                         if len(self.malformed_samples) < 3:
                             self.malformed_samples.append('%s: %s (%r)' % (path, exc, line[:60]))

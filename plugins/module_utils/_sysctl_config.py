@@ -6,7 +6,9 @@
 At boot, systemd-sysctl (and `sysctl --system`) collect the *.conf files of /etc/sysctl.d,
 /run/sysctl.d, /usr/local/lib/sysctl.d, /usr/lib/sysctl.d and /lib/sysctl.d. A file name found in
 an earlier directory masks the same name in a later one (a link to /dev/null masks it entirely).
-The files are applied in the lexical order of their names, and /etc/sysctl.conf after them all.
+Hidden files (names starting with '.') are never read. The files are applied in the lexical order
+of their names, and /etc/sysctl.conf after them all (that last step is procps `sysctl --system`'s;
+on Debian, /etc/sysctl.d/99-sysctl.conf links to it, so a file reached twice is read once here).
 The last assignment of a key wins. This module reproduces that order to find the files that
 would set a keep-alive key after ours, so that our value would not be in force after a reboot.
 """
@@ -132,7 +134,7 @@ def boot_order(dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF, extra=None):
         if extra and os.path.dirname(extra) == directory:
             names = list(names) + [os.path.basename(extra)]
         for name in names:
-            if name.endswith('.conf') and name not in by_name:
+            if name.endswith('.conf') and not name.startswith('.') and name not in by_name:
                 by_name[name] = os.path.join(directory, name)
     ordered = [by_name[name] for name in sorted(by_name)]
     if sysctl_conf:
@@ -162,14 +164,25 @@ def conflicts(path, wanted, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
             found.append({'file': masking[0] if masking else path, 'key': key, 'value': None,
                           'masks': True})
         return found
+    seen = set([os.path.realpath(path)])
     for later in order[order.index(path) + 1:]:
-        if os.path.realpath(later) == os.path.realpath(path):
-            continue
+        real = os.path.realpath(later)
+        if real in seen:
+            continue  # a link to a file already read, such as Debian's 99-sysctl.conf -> ../sysctl.conf
+        seen.add(real)
         for pattern, value in read_assignments(later):
             for key, ours in sorted(wanted.items()):
-                if sets_key(pattern, key) and value != str(ours):
+                if sets_key(pattern, key) and not same_value(value, ours):
                     found.append({'file': later, 'key': key, 'value': value, 'masks': False})
     return found
+
+
+def same_value(text, number):
+    """Whether a file's value sets the same number ('0120' and 120 do: the kernel reads both as 120)."""
+    try:
+        return int(text.strip(), 10) == number
+    except ValueError:
+        return False
 
 
 def boot_sources(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
@@ -203,8 +216,23 @@ def render(wanted):
 
 
 def check_path(path, dirs=CONFIG_DIRS):
-    """Our file must be a *.conf directly in a directory that is read at boot."""
+    """Our file must be a *.conf directly in a directory that is read at boot, and not hidden."""
     if not os.path.isabs(path) or not path.endswith('.conf') or os.path.dirname(path) not in dirs:
         raise SysctlConfigError('path must be a .conf file directly in one of %s (files elsewhere are not '
                                 'read at boot, and /etc/sysctl.conf is not ours to change), not %r'
                                 % (', '.join(dirs), path))
+    if os.path.basename(path).startswith('.'):
+        raise SysctlConfigError('path must not name a hidden file (a name starting with "."): such files are never '
+                                'read at boot, not %r' % path)
+
+
+def previous_values(text):
+    """The keep-alive keys an earlier run wrote to our file: {sysctl key: int}."""
+    values = {}
+    for key, value in parse(text or ''):
+        if key in KERNEL_DEFAULTS:
+            try:
+                values[key] = int(value, 10)
+            except ValueError:
+                pass
+    return values

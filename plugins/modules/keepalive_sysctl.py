@@ -56,7 +56,11 @@ options:
       - The file this module owns. It must be a C(.conf) file directly in one of the directories
         read at boot (C(/etc/sysctl.d), C(/run/sysctl.d), C(/usr/local/lib/sysctl.d),
         C(/usr/lib/sysctl.d), C(/lib/sysctl.d)).
-      - An existing file that this module did not write is never overwritten or removed.
+      - An existing file that this module did not write is never overwritten or removed, and a
+        path that is a folder, a link or a hidden file (a name starting with C(.), never read at
+        boot) is refused.
+      - Keys an earlier run wrote to this file and not given now are kept, so that a reboot does
+        not change them silently. To drop one, remove the file with O(state=absent) first.
     type: path
     default: /etc/sysctl.d/60-keepalive.conf
   on_conflict:
@@ -90,7 +94,9 @@ notes:
   - Every value is validated before anything is changed; the file is written atomically, root-owned, mode 0644.
   - The boot order is the one systemd-sysctl uses. C(*.conf) files of all the directories above, a name in an
     earlier directory masking the same name in a later one, in lexical order of their names, then
-    C(/etc/sysctl.conf). The last assignment of a key wins.
+    C(/etc/sysctl.conf) (read last by C(sysctl --system)). The last assignment of a key wins. A file reached
+    twice through a link (Debian's C(99-sysctl.conf)) is reported once, and values are compared as
+    numbers (C(0120) is C(120)).
 seealso:
   - module: linuxnet.keepalive.keepalive_facts
   - name: sysctl.d(5)
@@ -154,8 +160,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
-    KEYS, OPTION_KEYS, SysctlConfigError, boot_values, check_path, conflicts, proc_path, read_running,
-    render, validate,
+    KEYS, OPTION_KEYS, SysctlConfigError, boot_values, check_path, conflicts, previous_values, proc_path,
+    read_running, render, validate,
 )
 
 ALL_KEYS = [key for _option, key, _low, _high, _default in KEYS]
@@ -171,9 +177,10 @@ def values_text(values):
 
 
 def read_file(path):
+    """Our file's text (bytes that are not UTF-8 shown as U+FFFD), or None when there is none."""
     try:
-        with open(path) as handle:
-            return handle.read()
+        with open(path, 'rb') as handle:
+            return handle.read().decode('utf-8', 'replace')
     except (IOError, OSError):
         return None
 
@@ -233,6 +240,10 @@ def main():
     if params['state'] == 'absent' and wanted:
         module.fail_json(msg='state=absent takes no time, intvl or probes: it removes %s' % path)
 
+    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
+        module.fail_json(msg='%s is %s, not a file this module wrote; it is left alone. Choose another path.'
+                             % (path, 'a folder' if os.path.isdir(path) and not os.path.islink(path)
+                                else 'a link' if os.path.islink(path) else 'not a regular file'))
     current = read_file(path)
     if current is not None and MARKER not in current:
         module.fail_json(msg='%s exists and was not written by this module; it is left alone. '
@@ -244,10 +255,12 @@ def main():
 
     found = []
     if params['state'] == 'present':
-        content = render(wanted) if params['persist'] else current
+        # keys written by an earlier run stay in the file unless given again
+        persisted = dict(previous_values(current), **wanted)
+        content = render(persisted) if params['persist'] else current
         target = dict(before, **wanted) if params['apply'] else dict(before)
         if params['persist']:
-            found = conflicts(path, wanted)
+            found = conflicts(path, persisted)
             if found and params['on_conflict'] == 'fail':
                 module.fail_json(msg='other files would override these values at boot, so nothing was '
                                      'changed: %s' % describe(found), conflicts=found)

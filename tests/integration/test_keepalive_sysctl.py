@@ -34,7 +34,10 @@ def sandbox(unshare, tmp_path):
             (tmp_path / name).mkdir(exist_ok=True)
         (tmp_path / 'sysctl.conf').touch()
         for relative, text in (files or {}).items():
-            (tmp_path / relative).write_text(text)
+            if isinstance(text, bytes):
+                (tmp_path / relative).write_bytes(text)
+            else:
+                (tmp_path / relative).write_text(text)
         (tmp_path / 'calls.json').write_text(json.dumps({'calls': calls}))
         env = namespace_env()
         env['KEEPALIVE_OUT'] = str(tmp_path / 'results.json')
@@ -171,3 +174,44 @@ def test_absent_removes_our_file_and_restores_boot_values(sandbox):
     assert running == {'time': 300, 'intvl': 75, 'probes': 9}
     assert not (work / OURS).exists()
     assert sorted(os.listdir(str(work / 'etc.sysctl.d'))) == []
+
+
+def test_keys_written_earlier_are_kept_when_only_one_is_given(sandbox):
+    results, running, work = sandbox([{'args': {'time': 120, 'intvl': 30, 'probes': 4}},
+                                      {'args': {'time': 90}, 'diff': True}, {'args': {'time': 90}}])
+    _first, second, again = results
+    assert second['changed'] and not again['changed']
+    assert [l for l in (work / OURS).read_text().splitlines() if not l.startswith('#')] == [
+        'net.ipv4.tcp_keepalive_time = 90', 'net.ipv4.tcp_keepalive_intvl = 30', 'net.ipv4.tcp_keepalive_probes = 4']
+    assert running == {'time': 90, 'intvl': 30, 'probes': 4}
+
+
+def test_a_managed_file_that_is_not_utf8_is_rewritten(sandbox):
+    results, running, work = sandbox(
+        [{'args': {'time': 120}, 'diff': True}],
+        files={OURS: '# Managed by Ansible (linuxnet.keepalive.keepalive_sysctl): caf\xe9\n'.encode('latin-1')})
+    assert results[0]['changed'] and not results[0].get('failed'), results[0]
+    assert 'net.ipv4.tcp_keepalive_time = 120' in (work / OURS).read_text()
+
+
+def test_a_folder_at_path_fails_in_check_mode_as_in_a_real_run(sandbox, tmp_path):
+    (tmp_path / OURS).mkdir(parents=True)
+    results, running, _work = sandbox([{'args': {'time': 120}, 'check': True}, {'args': {'time': 120}}])
+    for result in results:
+        assert result['failed'] and 'is a folder' in result['msg'] and not result['changed'], result
+    assert running['time'] == 7200
+
+
+def test_a_hidden_file_name_is_refused(sandbox):
+    results, _running, work = sandbox([{'args': {'time': 120, 'path': '/etc/sysctl.d/.conf'}}])
+    assert results[0]['failed'] and 'hidden file' in results[0]['msg']
+    assert os.listdir(str(work / 'etc.sysctl.d')) == []
+
+
+def test_debians_link_to_sysctl_conf_is_one_conflict_and_a_leading_zero_none(sandbox, tmp_path):
+    (tmp_path / 'etc.sysctl.d').mkdir()
+    os.symlink('../sysctl.conf', str(tmp_path / 'etc.sysctl.d' / '99-sysctl.conf'))
+    results, _running, _work = sandbox([{'args': {'time': 120, 'intvl': 30}}], files={
+        'sysctl.conf': 'net.ipv4.tcp_keepalive_time = 7200\n', 'etc.sysctl.d/70-x.conf': 'net.ipv4.tcp_keepalive_intvl = 030\n'})
+    assert [(c['file'], c['key']) for c in results[0]['conflicts']] == [
+        ('/etc/sysctl.d/99-sysctl.conf', 'net.ipv4.tcp_keepalive_time')]

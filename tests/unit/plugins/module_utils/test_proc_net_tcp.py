@@ -69,6 +69,8 @@ def test_negative_when_means_due_now():
     V4_KEEPALIVE.replace('0100007F:1BBC', '01007F:1BBC'),            # odd address length
     V4_KEEPALIVE.replace(' 01 00000000', ' 1F 00000000'),            # no such state
     V4_KEEPALIVE.replace('02:000176A5', '02000176A5'),               # no tr:when separator
+    V4_KEEPALIVE.replace('0100007F:1BBC', '0100007F:1FFFF'),         # local port out of range
+    V4_KEEPALIVE.replace('0100007F:D3A2', '0100007F:FFFFFFFFF'),     # remote port out of range
 ])
 def test_malformed_lines_raise(line):
     with pytest.raises(ValueError):
@@ -77,11 +79,13 @@ def test_malformed_lines_raise(line):
 
 def test_reader_skips_and_counts_bad_lines_and_missing_files(tmp_path):
     tcp = tmp_path / 'tcp'
-    tcp.write_text(HEADER + V4_KEEPALIVE + 'garbage line\n' + '   2: 0100007F:1BBC\n' + V4_RETRANSMIT)
+    tcp.write_text(HEADER + V4_KEEPALIVE + 'garbage line\n' + '   2: 0100007F:1BBC\n'
+                   + V4_KEEPALIVE.replace('0100007F:1BBC', '0100007F:10000') + V4_RETRANSMIT)
     reader = ProcNetTcp(files=((socket.AF_INET, str(tcp)), (socket.AF_INET6, str(tmp_path / 'tcp6'))),
                         ticks_per_second=100)
     records = list(reader.records())
     assert [r[14] for r in records] == [48213, 777]
-    assert reader.malformed == 2
-    assert len(reader.malformed_samples) == 2 and 'garbage' in reader.malformed_samples[0]
+    assert reader.malformed == 3
+    assert len(reader.malformed_samples) == 3 and 'garbage' in reader.malformed_samples[0]
+    assert 'port' in reader.malformed_samples[2]
     assert reader.missing == [str(tmp_path / 'tcp6')]

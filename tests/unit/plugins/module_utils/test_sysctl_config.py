@@ -9,8 +9,8 @@ import os
 import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
-    SysctlConfigError, boot_order, boot_sources, boot_values, check_path, conflicts, parse, render, sets_key,
-    validate,
+    SysctlConfigError, boot_order, boot_sources, boot_values, check_path, conflicts, parse, previous_values, render,
+    sets_key, validate,
 )
 
 TIME, INTVL, PROBES = 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes'
@@ -128,3 +128,35 @@ def test_check_path_refuses_files_not_read_at_boot(path):
 def test_check_path_accepts_config_directories():
     check_path('/etc/sysctl.d/60-keepalive.conf')
     check_path('/run/sysctl.d/60-keepalive.conf')
+
+
+def test_a_value_written_another_way_is_no_conflict(tree):
+    dirs, conf, write = tree
+    write('usr', '70-late.conf', TIME + ' = 0120\n' + INTVL + '=30 \n' + PROBES + ' = 5\n')
+    found = conflicts(os.path.join(dirs[0], '60-keepalive.conf'), {TIME: 120, INTVL: 30, PROBES: 4}, dirs, conf)
+    assert [(c['key'], c['value']) for c in found] == [(PROBES, '5')]
+
+
+def test_a_file_reached_twice_through_a_link_is_reported_once(tree):
+    dirs, conf, write = tree
+    with open(conf, 'w') as handle:
+        handle.write(TIME + ' = 7200\n')
+    os.symlink(conf, os.path.join(dirs[0], '99-sysctl.conf'))  # as Debian ships it
+    found = conflicts(os.path.join(dirs[0], '60-keepalive.conf'), {TIME: 120}, dirs, conf)
+    assert [(os.path.basename(c['file']), c['key']) for c in found] == [('99-sysctl.conf', TIME)]
+
+
+def test_hidden_files_are_never_read_at_boot_and_never_ours(tree):
+    dirs, conf, write = tree
+    write('etc', '.90-hidden.conf', TIME + ' = 7200\n')
+    assert boot_order(dirs, conf) == [conf]
+    assert conflicts(os.path.join(dirs[0], '60-keepalive.conf'), {TIME: 120}, dirs, conf) == []
+    for path in ('/etc/sysctl.d/.conf', '/etc/sysctl.d/.60-keepalive.conf'):
+        with pytest.raises(SysctlConfigError, match='hidden file'):
+            check_path(path)
+
+
+def test_previous_values_reads_only_our_keys():
+    text = render({TIME: 120, PROBES: 4}) + 'kernel.x = 1\n' + INTVL + ' = soon\n'
+    assert previous_values(text) == {TIME: 120, PROBES: 4}
+    assert previous_values(None) == {}
