@@ -9,6 +9,7 @@ A policy has three parts:
   connections: whether established outbound connections must have keep-alive, and an optional
                maximum keep-alive idle per connection;
   exceptions:  processes, units, remote ports and remote addresses (or networks) to leave out.
+Violations are counted over every connection examined; a limit only shortens the list.
 Every violation names the rule, the subject, what was found, what was expected, and the feature
 of this collection that fixes it.
 """
@@ -20,19 +21,42 @@ __metaclass__ = type
 import copy
 import ipaddress
 
-DEFAULT_POLICY = {
-    'kernel': {'time_max': 300, 'intvl_max': 75, 'probes_max': 9, 'persisted': True},
-    'connections': {'require_keepalive': True, 'directions': ['outbound'], 'states': ['established'],
-                    'max_idle': None},
-    'exceptions': {'processes': [], 'units': [], 'remote_ports': [], 'remote_addresses': []},
-}
-_TYPES = {
-    ('kernel', 'time_max'): 'int', ('kernel', 'intvl_max'): 'int', ('kernel', 'probes_max'): 'int',
-    ('kernel', 'persisted'): 'bool',
-    ('connections', 'require_keepalive'): 'bool', ('connections', 'directions'): 'list',
-    ('connections', 'states'): 'list', ('connections', 'max_idle'): 'int_or_none',
-    ('exceptions', 'processes'): 'list', ('exceptions', 'units'): 'list', ('exceptions', 'remote_ports'): 'list',
-    ('exceptions', 'remote_addresses'): 'list',
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+
+# The connection states a policy may name: those in which a socket can have a keep-alive timer or
+# be on its way to one (not listen, close or new_syn_recv, which no connection shows for long).
+CONNECTION_STATES = ('established', 'close_wait', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'closing',
+                     'last_ack', 'time_wait')
+DIRECTIONS = ('inbound', 'outbound')
+
+
+def _section(options):
+    return {'type': 'dict', 'default': {}, 'apply_defaults': True, 'options': options}
+
+
+# The policy as an argument spec: keepalive_check takes it as its `policy` option's sub-options,
+# and merge() validates a policy given directly with the same spec. Validation fills the defaults
+# of sections in place, so each use takes a copy (policy_options()).
+POLICY_OPTIONS = {
+    'kernel': _section({
+        'time_max': {'type': 'int', 'default': 300},
+        'intvl_max': {'type': 'int', 'default': 75},
+        'probes_max': {'type': 'int', 'default': 9},
+        'persisted': {'type': 'bool', 'default': True},
+    }),
+    'connections': _section({
+        'require_keepalive': {'type': 'bool', 'default': True},
+        'directions': {'type': 'list', 'elements': 'str', 'choices': list(DIRECTIONS), 'default': ['outbound']},
+        'states': {'type': 'list', 'elements': 'str', 'choices': list(CONNECTION_STATES), 'default': ['established']},
+        'max_idle': {'type': 'int'},
+    }),
+    'exceptions': _section({
+        'processes': {'type': 'list', 'elements': 'str', 'default': []},
+        'units': {'type': 'list', 'elements': 'str', 'default': []},
+        'remote_ports': {'type': 'list', 'elements': 'int', 'default': []},
+        'remote_addresses': {'type': 'list', 'elements': 'str', 'default': []},
+    }),
 }
 RULES = ('kernel_time', 'kernel_intvl', 'kernel_probes', 'kernel_persisted', 'connection_keepalive',
          'connection_max_idle')
@@ -44,75 +68,87 @@ KEYS = (('time', 'net.ipv4.tcp_keepalive_time'), ('intvl', 'net.ipv4.tcp_keepali
         ('probes', 'net.ipv4.tcp_keepalive_probes'))
 
 
+def policy_options():
+    """A fresh copy of POLICY_OPTIONS, for an argument spec."""
+    return copy.deepcopy(POLICY_OPTIONS)
+
+
 class PolicyError(Exception):
-    """The policy is malformed; the message names the key and what is allowed."""
+    """The policy is malformed; the message names the key, the value and what is allowed."""
 
 
 def merge(policy):
-    """The default policy updated with ``policy`` (a dict of the same shape), validated."""
-    merged = copy.deepcopy(DEFAULT_POLICY)
-    for section, values in (policy or {}).items():
-        if section not in merged:
-            raise PolicyError('unknown policy section %r (allowed: %s)' % (section, ', '.join(sorted(merged))))
-        if not isinstance(values, dict):
-            raise PolicyError('policy.%s must be a dictionary' % section)
-        for key, value in values.items():
-            kind = _TYPES.get((section, key))
-            if kind is None:
-                raise PolicyError('unknown policy key %s.%s (allowed: %s)'
-                                  % (section, key, ', '.join(sorted(merged[section]))))
-            merged[section][key] = _check(section, key, kind, value)
-    networks = []
-    for text in merged['exceptions']['remote_addresses']:
-        try:
-            networks.append(ipaddress.ip_network(str(text), strict=False))
-        except ValueError:
-            raise PolicyError('policy.exceptions.remote_addresses: %r is not an address or network' % (text,))
-    merged['exceptions']['_networks'] = networks
+    """The policy with every default filled in, validated: types and choices by POLICY_OPTIONS, then ranges.
+
+    ``policy`` is a dict of the policy's shape, either as given by a user or already validated by
+    AnsibleModule with POLICY_OPTIONS (then only the checks below the spec run again).
+    """
+    if policy is not None and not isinstance(policy, dict):
+        raise PolicyError('policy must be a dictionary with kernel, connections and exceptions, not %r' % (policy,))
+    result = ArgumentSpecValidator(policy_options()).validate(copy.deepcopy(policy or {}))
+    if result.error_messages:
+        problems = []
+        for error in result.errors:
+            if isinstance(error, UnsupportedError):
+                problems.append('unknown policy key %s' % error.msg)
+            else:
+                problems.append('policy: %s' % error.msg)
+        raise PolicyError('; '.join(problems))
+    merged = result.validated_parameters
+    for section, key, lowest in (('kernel', 'time_max', 1), ('kernel', 'intvl_max', 1), ('kernel', 'probes_max', 1),
+                                 ('connections', 'max_idle', 1)):
+        value = merged[section][key]
+        if value is not None and value < lowest:
+            raise PolicyError('policy.%s.%s must be a positive integer%s, not %r'
+                              % (section, key, ' or null' if key == 'max_idle' else '', value))
+    bad_ports = [port for port in merged['exceptions']['remote_ports'] if not 1 <= port <= 65535]
+    if bad_ports:
+        raise PolicyError('policy.exceptions.remote_ports must be ports from 1 to 65535, not %s'
+                          % ', '.join(str(port) for port in bad_ports))
+    networks(merged)
     return merged
 
 
-def _check(section, key, kind, value):
-    name = 'policy.%s.%s' % (section, key)
-    if kind == 'bool':
-        if not isinstance(value, bool):
-            raise PolicyError('%s must be true or false, not %r' % (name, value))
-    elif kind in ('int', 'int_or_none'):
-        if value is None and kind == 'int_or_none':
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise PolicyError('%s must be a positive integer%s, not %r'
-                              % (name, ' or null' if kind == 'int_or_none' else '', value))
-    elif not isinstance(value, list):
-        raise PolicyError('%s must be a list, not %r' % (name, value))
-    return value
+def networks(policy):
+    """The networks of policy.exceptions.remote_addresses, parsed (a bare address is a /32 or /128)."""
+    found = []
+    for text in policy['exceptions']['remote_addresses']:
+        try:
+            found.append(ipaddress.ip_network(str(text), strict=False))
+        except ValueError:
+            raise PolicyError('policy.exceptions.remote_addresses: %r is not an address or network' % (text,))
+    return found
 
 
 def describe(conn):
     return '%s:%s -> %s:%s' % (conn['local_address'], conn['local_port'], conn['remote_address'], conn['remote_port'])
 
 
-def excepted(policy, conn):
+def excepted(policy, conn, nets):
     exc = policy['exceptions']
     if conn.get('process') in exc['processes'] or (conn.get('unit') and conn.get('unit') in exc['units']):
         return True
     if conn['remote_port'] in exc['remote_ports']:
         return True
-    if exc['_networks']:
+    if nets:
         address = ipaddress.ip_address(conn['remote_address'])
         mapped = getattr(address, 'ipv4_mapped', None)
-        return any(address in net or (mapped is not None and mapped in net) for net in exc['_networks'])
+        return any(address in net or (mapped is not None and mapped in net) for net in nets)
     return False
 
 
 def evaluate(policy, defaults, boot, connections, limit=100):
-    """Violations on one host: (violations, left_out).
+    """Violations on one host: (violations, counts).
 
     ``defaults``: running {'time', 'intvl', 'probes'}; ``boot``: {sysctl key: (value, file)} as
     the configuration sets them at boot; ``connections``: keepalive_facts entries (with
-    ``settings`` where inspected). At most ``limit`` connection violations are listed.
+    ``settings`` where inspected). Every violation is counted; at most ``limit`` connection
+    violations are listed. ``counts`` is {'by_rule': {rule: n}, 'offenders': {(process, unit): n},
+    'left_out': connection violations found but not listed}.
     """
     violations = []
+    by_rule = dict((rule, 0) for rule in RULES)
+    by_owner = {}
     kernel = policy['kernel']
     for short, key in KEYS:
         highest = kernel['%s_max' % short]
@@ -127,10 +163,13 @@ def evaluate(policy, defaults, boot, connections, limit=100):
                     'kernel_persisted', 'host', key,
                     'the running value %d would become %d after a reboot, set by %s' % (defaults[short], value, where),
                     'the running value persisted, with no file overriding it at boot', FIX_PERSIST))
+    for violation in violations:
+        by_rule[violation['rule']] += 1
     rules = policy['connections']
+    nets = networks(policy)
     listed = left_out = 0
     for conn in connections:
-        if excepted(policy, conn):
+        if excepted(policy, conn, nets):
             continue
         found = None
         if rules['require_keepalive'] and conn['keepalive'] == 'disabled':
@@ -144,6 +183,9 @@ def evaluate(policy, defaults, boot, connections, limit=100):
                          'keep-alive idle <= %d s' % rules['max_idle'])
         if found is None:
             continue
+        by_rule[found[0]] += 1
+        owner = (conn.get('process'), conn.get('unit'))
+        by_owner[owner] = by_owner.get(owner, 0) + 1
         if listed >= limit:
             left_out += 1
             continue
@@ -152,19 +194,26 @@ def evaluate(policy, defaults, boot, connections, limit=100):
         violation.update(process=conn.get('process'), unit=conn.get('unit'), pids=conn.get('pids', []),
                          remote_port=conn['remote_port'])
         violations.append(violation)
-    return violations, left_out
+    return violations, {'by_rule': by_rule, 'offenders': by_owner, 'left_out': left_out}
 
 
 def _violation(rule, kind, subject, found, expected, fix):
     return {'rule': rule, 'subject_kind': kind, 'subject': subject, 'found': found, 'expected': expected, 'fix': fix}
 
 
-def offenders(violations, top=3):
-    """The processes (and units) with the most connection violations: ['python3 (app.service): 12', ...]."""
+def compliant(counts, not_examined):
+    """A host is compliant when no rule is violated and every matching connection was examined."""
+    return not any(counts['by_rule'].values()) and not not_examined
+
+
+def offenders(by_owner, top=3):
+    """The processes (and units) with the most connection violations: ['python3 (app.service): 12', ...].
+
+    ``by_owner``: {(process, unit): violations}, as evaluate() counts them over every violation.
+    """
     counts = {}
-    for v in violations:
-        if v['subject_kind'] == 'connection':
-            name = '%s (%s)' % (v.get('process') or '?', v.get('unit') or 'no unit')
-            counts[name] = counts.get(name, 0) + 1
+    for (process, unit), count in by_owner.items():
+        name = '%s (%s)' % (process or '?', unit or 'no unit')
+        counts[name] = counts.get(name, 0) + count
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return ['%s: %d' % item for item in ranked[:top]]

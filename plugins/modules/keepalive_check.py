@@ -19,29 +19,103 @@ description:
   - Each violation names the rule, the subject (the host's kernel settings, or a connection with its
     process and unit), what was found, what was expected, and the feature of this collection that fixes it.
   - The playbook C(linuxnet.keepalive.compliance) runs it across an inventory and writes a fleet report.
+  - A host is never called compliant without every connection having been examined. Connections are
+    examined one by one up to 20,000 matching ones (established outbound connections without
+    keep-alive, under the default policy); beyond that, RV(compliant) is false, RV(not_examined)
+    counts the rest, and a warning says so, since a violation among them cannot be ruled out.
   - Changes nothing.
 author:
   - linuxnet.keepalive maintainers (@linuxnet)
 options:
   policy:
     description:
-      - The policy, merged over the defaults below key by key.
-      - C(kernel.time_max) (300), C(kernel.intvl_max) (75), C(kernel.probes_max) (9) limit
-        C(net.ipv4.tcp_keepalive_time), C(_intvl) and C(_probes) (rules C(kernel_time),
-        C(kernel_intvl), C(kernel_probes)).
-      - C(kernel.persisted) (true) requires the running values to be the ones the configuration
-        applies at boot, with no file overriding them (rule C(kernel_persisted)).
-      - C(connections.require_keepalive) (true) requires keep-alive on every connection in
-        C(connections.states) (V([established])) and C(connections.directions) (V([outbound]))
-        (rule C(connection_keepalive)).
-      - C(connections.max_idle) (null) is a maximum keep-alive idle in seconds per connection
-        (rule C(connection_max_idle)); the idle is read from the live socket where permitted.
-      - C(exceptions.processes), C(exceptions.units), C(exceptions.remote_ports) and
-        C(exceptions.remote_addresses) (addresses or networks) leave connections out.
+      - The policy. Every key is optional; a missing key takes the default shown.
+      - Each value is checked against its type and allowed values before anything is read, and a
+        bad one fails with a message that names the key, the value and what is allowed.
     type: dict
     default: {}
+    suboptions:
+      kernel:
+        description: Limits on the kernel's keep-alive defaults of the host.
+        type: dict
+        default: {}
+        suboptions:
+          time_max:
+            description: Highest C(net.ipv4.tcp_keepalive_time) allowed, in seconds (rule C(kernel_time)). 1 or more.
+            type: int
+            default: 300
+          intvl_max:
+            description: Highest C(net.ipv4.tcp_keepalive_intvl) allowed, in seconds (rule C(kernel_intvl)). 1 or more.
+            type: int
+            default: 75
+          probes_max:
+            description: Highest C(net.ipv4.tcp_keepalive_probes) allowed (rule C(kernel_probes)). 1 or more.
+            type: int
+            default: 9
+          persisted:
+            description:
+              - Require the running values to be the ones the configuration applies at boot, with no
+                file overriding them (rule C(kernel_persisted)).
+            type: bool
+            default: true
+      connections:
+        description: What every connection must have.
+        type: dict
+        default: {}
+        suboptions:
+          require_keepalive:
+            description: Require keep-alive on every connection selected below (rule C(connection_keepalive)).
+            type: bool
+            default: true
+          directions:
+            description: The directions of the connections checked.
+            type: list
+            elements: str
+            choices: [inbound, outbound]
+            default: [outbound]
+          states:
+            description: The TCP states of the connections checked.
+            type: list
+            elements: str
+            choices: [established, close_wait, syn_sent, syn_recv, fin_wait1, fin_wait2, closing, last_ack, time_wait]
+            default: [established]
+          max_idle:
+            description:
+              - Highest keep-alive idle allowed per connection, in seconds (rule C(connection_max_idle)).
+                The idle is read from the live socket where permitted, else from its timer.
+              - Unset (null) checks no idle.
+            type: int
+      exceptions:
+        description: Connections left out of the connection rules.
+        type: dict
+        default: {}
+        suboptions:
+          processes:
+            description: Process names (as in C(/proc/PID/comm)).
+            type: list
+            elements: str
+            default: []
+          units:
+            description: systemd units.
+            type: list
+            elements: str
+            default: []
+          remote_ports:
+            description: Remote ports (1 to 65535).
+            type: list
+            elements: int
+            default: []
+          remote_addresses:
+            description: Remote addresses or networks (C(10.20.0.0/16), C(2001:db8::/32)).
+            type: list
+            elements: str
+            default: []
   limit:
-    description: At most this many connection violations are listed; the rest are counted in RV(violations_left_out).
+    description:
+      - At most this many connection violations are listed in RV(violations); the rest are counted
+        in RV(violations_left_out).
+      - Counts (RV(summary.by_rule), RV(summary.offenders)) and RV(compliant) are over every violation,
+        whatever the limit.
     type: int
     default: 100
 attributes:
@@ -135,11 +209,20 @@ violations:
       elements: int
       returned: for connection violations
 violations_left_out:
-  description: Connection violations found but not listed because of O(limit).
+  description: Connection violations found but not listed because of O(limit). They are counted in RV(summary).
   returned: always
   type: int
+not_examined:
+  description:
+    - Connections that matched the policy's selection but were not examined one by one (beyond
+      20,000). When it is not 0, RV(compliant) is false.
+  returned: always
+  type: int
+  sample: 0
 summary:
-  description: Counts by rule, the worst offenders, the kernel values, and the host's socket counts.
+  description:
+    - Counts by rule over every violation (not only the listed ones), the worst offenders, the kernel
+      values, and the host's socket counts.
   returned: always
   type: dict
   sample:
@@ -161,19 +244,19 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_fact
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import add_settings
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import (
-    RULES, PolicyError, evaluate, merge, offenders,
+    PolicyError, compliant, evaluate, merge, offenders, policy_options,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import KEYS, boot_sources
 
-# Connections examined one by one; beyond this many, the rest are counted as not evaluated.
+# Connections examined one by one; beyond this many, the host cannot be called compliant.
 EVALUATED = 20000
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            policy=dict(type='dict', default={}),
+            policy=dict(type='dict', default={}, options=policy_options(), apply_defaults=True),
             limit=dict(type='int', default=100),
         ),
         supports_check_mode=True,
@@ -197,21 +280,20 @@ def main():
     if rules['max_idle']:
         add_settings([c for c in connections if c['keepalive'] == 'enabled'], owners)
 
-    violations, left_out = evaluate(policy, defaults, boot, connections, limit=module.params['limit'])
-    if facts['left_out']:
-        module.warn('%d matching connections were not examined one by one (more than %d)' % (facts['left_out'], EVALUATED))
-    by_rule = dict((rule, 0) for rule in RULES)
-    for violation in violations:
-        by_rule[violation['rule']] += 1
-    policy['exceptions'].pop('_networks')
+    violations, counts = evaluate(policy, defaults, boot, connections, limit=module.params['limit'])
+    not_examined = facts['left_out']
+    if not_examined:
+        module.warn('%d matching connections were not examined one by one (more than %d), so the host is not '
+                    'reported compliant: a violation among them cannot be ruled out' % (not_examined, EVALUATED))
     module.exit_json(
         changed=False,
-        compliant=not violations and not left_out,
+        compliant=compliant(counts, not_examined),
         violations=violations,
-        violations_left_out=left_out,
+        violations_left_out=counts['left_out'],
+        not_examined=not_examined,
         summary={
-            'by_rule': by_rule,
-            'offenders': offenders(violations),
+            'by_rule': counts['by_rule'],
+            'offenders': offenders(counts['offenders']),
             'defaults': defaults,
             'boot': dict((key, {'value': value, 'file': path}) for key, (value, path) in boot.items()),
             'connections': facts['by_direction_verdict'],

@@ -94,7 +94,8 @@ def test_fail_on_violation_exits_non_zero(tmp_path):
 
 @pytest.mark.parametrize('policy,message', [
     ({'kernel': {'time_max': 0}}, 'policy.kernel.time_max must be a positive integer'),
-    ({'kernel': {'tiem_max': 100}}, 'unknown policy key kernel.tiem_max'),
+    ({'kernel': {'tiem_max': 100}}, 'policy.kernel.tiem_max. Supported parameters include'),
+    ({'connections': {'directions': ['Outbound']}}, 'value of directions must be one or more of: inbound, outbound'),
     ({'exceptions': {'remote_addresses': ['10.0.0.0/33']}}, 'is not an address or network'),
 ])
 def test_a_bad_policy_names_what_is_wrong(tmp_path, policy, message):
