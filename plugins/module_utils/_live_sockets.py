@@ -48,15 +48,31 @@ def validate(wanted):
         raise ValueError('; '.join(problems))
 
 
+def thread_group(proc, pid):
+    """The process (thread group) id of ``pid`` from /proc/PID/status, or None if it cannot be read."""
+    try:
+        with open('%s/%d/status' % (proc, pid)) as handle:
+            for line in handle:
+                if line.startswith('Tgid:'):
+                    return int(line.split()[1])
+    except (IOError, OSError, ValueError):
+        pass
+    return None
+
+
 def select_pids(pids=None, names=None, units=None, proc='/proc'):
     """Pids matching any of the given pids, process names (comm) or systemd units; and the misses."""
     selected = set()
     missing = []
     for pid in pids or []:
-        if os.path.isdir('%s/%d' % (proc, pid)):
-            selected.add(pid)
-        else:
+        if not os.path.isdir('%s/%d' % (proc, pid)):
             missing.append('pid %d: no such process' % pid)
+            continue
+        group = thread_group(proc, pid)
+        if group is not None and group != pid:
+            missing.append('pid %d: a thread of process %d, not a process; give pid %d' % (pid, group, group))
+            continue
+        selected.add(pid)
     names = set(names or [])
     units = set(u if '.' in u else u + '.service' for u in units or [])
     if names or units:
@@ -78,6 +94,41 @@ def select_pids(pids=None, names=None, units=None, proc='/proc'):
         missing.extend('process %s: no such process' % n for n in sorted(names - found_names))
         missing.extend('unit %s: no process in it' % u for u in sorted(units - found_units))
     return sorted(selected), missing
+
+
+def namespace_of(proc, pid):
+    """The inode of a process's network namespace (/proc/PID/ns/net), or None if it cannot be read."""
+    try:
+        return os.stat('%s/%s/ns/net' % (proc, pid)).st_ino
+    except (IOError, OSError):
+        return None
+
+
+def unreachable_processes(pids, owners, proc='/proc'):
+    """Selected processes whose sockets this module cannot see: [(pid, 'other_namespace' | 'unreadable', reason)].
+
+    Sockets of a process in another network namespace are not in this namespace's socket table,
+    and a process whose /proc/PID/fd cannot be read shows no socket at all: both would otherwise
+    look like a process with nothing to fix.
+    """
+    found = []
+    ours = namespace_of(proc, 'self')
+    unreadable = set(owners.unreadable_pids)
+    for pid in pids:
+        if pid in unreadable:
+            found.append((pid, 'unreadable', 'process %d: its descriptors (%s/%d/fd) cannot be read; root (or the '
+                                             'same user with ptrace permission) is needed' % (pid, proc, pid)))
+            continue
+        theirs = namespace_of(proc, pid)
+        if theirs is None and os.path.isdir('%s/%d' % (proc, pid)):
+            found.append((pid, 'unreadable', 'process %d: its network namespace (%s/%d/ns/net) cannot be read, so '
+                                             'its connections may not be seen from here; root with ptrace '
+                                             'permission over it is needed' % (pid, proc, pid)))
+        elif ours is not None and theirs is not None and theirs != ours:
+            found.append((pid, 'other_namespace', 'process %d is in another network namespace (net:[%d]); its '
+                                                  'connections are not seen from here: run the module in that '
+                                                  'namespace (nsenter --net=/proc/%d/ns/net)' % (pid, theirs, pid)))
+    return found
 
 
 def read_settings(sock):
@@ -121,8 +172,7 @@ def process_sockets(connections, owners, wanted, inspect=False, check_mode=False
     for pid in sorted(by_pid, key=lambda p: -1 if p is None else p):
         items = by_pid[pid]
         if pid is None:
-            results.extend(_result(conn, None, None, 'failed', 'no selected process holds this socket any more')
-                           for conn, _fd in items)
+            results.extend(_result(conn, None, None, 'failed', _no_holder(owners)) for conn, _fd in items)
             continue
         try:
             with ProcessSockets(pid) as proc:
@@ -131,6 +181,15 @@ def process_sockets(connections, owners, wanted, inspect=False, check_mode=False
         except PidfdError as exc:
             results.extend(_result(conn, pid, fd, 'failed', exc.reason) for conn, fd in items)
     return results
+
+
+def _no_holder(owners):
+    """Why no process was found holding a socket: it was closed, or its holder could not be read."""
+    unreadable = getattr(owners, 'unreadable', 0)
+    if unreadable:
+        return ('no process whose descriptors could be read holds this socket: the descriptors of %d process(es) '
+                'could not be read (root is needed for other users\' processes)' % unreadable)
+    return 'no selected process holds this socket any more'
 
 
 def _one(proc, conn, fd, wanted, inspect, check_mode):

@@ -31,6 +31,7 @@ class SocketOwners:
         self.fds = {} if with_fds else None
         self.unreadable = 0
         self.vanished = 0
+        self.unreadable_pids = []
         self._process = {}
 
     def scan(self, pids=None):
@@ -53,13 +54,13 @@ class SocketOwners:
             try:
                 fd_dir = os.open('%s/%s/fd' % (self.proc, name), os.O_RDONLY | os.O_DIRECTORY)
             except OSError as exc:
-                self._count_failure(exc)
+                self._count_failure(exc, pid)
                 continue
             try:
                 try:
                     fds = os.listdir(fd_dir)
                 except OSError as exc:
-                    self._count_failure(exc)
+                    self._count_failure(exc, pid)
                     continue
                 for fd in fds:
                     try:
@@ -79,9 +80,11 @@ class SocketOwners:
                 os.close(fd_dir)
         return self
 
-    def _count_failure(self, exc):
+    def _count_failure(self, exc, pid):
         if getattr(exc, 'errno', None) in (1, 13):  # EPERM, EACCES
             self.unreadable += 1
+            if len(self.unreadable_pids) < 1000:
+                self.unreadable_pids.append(pid)
         else:
             self.vanished += 1
 

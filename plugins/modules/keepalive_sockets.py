@@ -25,15 +25,19 @@ author:
   - linuxnet.keepalive maintainers (@linuxnet)
 options:
   pid:
-    description: Processes selected by pid.
+    description:
+      - Processes selected by pid. A thread id is refused with the id of its process.
+      - One of O(pid), O(process) or O(unit) is required.
     type: list
     elements: int
   process:
-    description: Processes selected by name (as in C(/proc/PID/comm)).
+    description: Processes selected by name (as in C(/proc/PID/comm)). One of O(pid), O(process) or O(unit) is required.
     type: list
     elements: str
   unit:
-    description: Processes selected by systemd unit (C(.service) is added to a name without a type).
+    description:
+      - Processes selected by systemd unit (C(.service) is added to a name without a type).
+      - One of O(pid), O(process) or O(unit) is required.
     type: list
     elements: str
   remote_ports:
@@ -187,12 +191,19 @@ sockets:
       returned: always
       sample: {"keepalive": 1, "idle": 60, "interval": 15, "count": 4, "user_timeout": 0}
 summary:
-  description: Counts of sockets by status, and the processes selected.
+  description:
+    - Counts of sockets by status, and the processes selected.
+    - C(other_namespace) lists the selected processes in another network namespace, whose connections
+      cannot be seen from the module's namespace; C(unreadable) those whose C(/proc/PID/fd) could not
+      be read. Each also gets a warning, since both would otherwise look like a process with nothing to fix.
   returned: always
   type: dict
-  sample: {"changed": 3, "unchanged": 1, "failed": 0, "inspected": 0, "processes": [812, 901]}
+  sample: {"changed": 3, "unchanged": 1, "failed": 0, "inspected": 0, "processes": [812, 901],
+           "other_namespace": [], "unreadable": []}
 not_found:
-  description: Selections that matched no process (a pid that does not exist, a name or unit with no process).
+  description:
+    - Selections that matched no process (a pid that does not exist, a name or unit with no process), and
+      thread ids given as O(pid) (with the process they belong to).
   returned: always
   type: list
   elements: str
@@ -204,7 +215,7 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_fact
     GatherError, gather, open_records,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
-    process_sockets, select_pids, validate,
+    process_sockets, select_pids, unreachable_processes, validate,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
 
@@ -260,6 +271,11 @@ def main():
     summary = dict((status, sum(1 for r in results if r['status'] == status))
                    for status in ('changed', 'unchanged', 'failed', 'inspected'))
     summary['processes'] = pids
+    unreachable = unreachable_processes(pids, owners)
+    for kind in ('other_namespace', 'unreadable'):
+        summary[kind] = [pid for pid, found, _reason in unreachable if found == kind]
+    for _pid, _kind, reason in unreachable:
+        module.warn(reason)
     for miss in not_found:
         module.warn('nothing selected for %s' % miss)
     failures = [r for r in results if r['status'] == 'failed']

@@ -26,6 +26,8 @@ STEPS = [
     {'args': 'process=plainclient idle=0 count=500'},
     {'args': 'process=nosuchprocess idle=40'},
     {'module': 'linuxnet.keepalive.keepalive_facts', 'args': 'processes=ownsettings,plainclient inspect=true'},
+    {'args': 'pid={outside},{plainclient} idle=40 interval=10 count=3'},
+    {'args': 'pid={thread} idle=40'},
 ]
 
 
@@ -61,7 +63,9 @@ def test_apply_turns_keepalive_on_for_the_selected_sockets_only(run):
     step = run['steps'][1]
     result = step['result']
     assert result['changed'] and result['summary'] == {'changed': 2, 'unchanged': 0, 'failed': 0, 'inspected': 0,
-                                                       'processes': [run['pids']['plainclient']]}
+                                                       'processes': [run['pids']['plainclient']],
+                                                       'other_namespace': [], 'unreadable': []}
+    assert '[WARNING]' not in result['_warnings']
     for sock in result['sockets']:
         assert sock['after'] == {'keepalive': 1, 'idle': 40, 'interval': 10, 'count': 3, 'user_timeout': 0}
         assert sock['before']['keepalive'] == 0 and sock['direction'] == 'outbound'
@@ -121,6 +125,22 @@ def test_facts_inspect_shows_so_keepalive_itself(run):
     assert own['settings'] == {'keepalive': 1, 'idle': 33, 'interval': 75, 'count': 9, 'user_timeout': 0}
     fixed = rows[run['ports']['plainclient'][0]]
     assert fixed['settings']['idle'] == 40 and fixed['keepalive'] == 'enabled'
+
+
+def test_a_process_in_another_network_namespace_is_named_not_passed_over(run):
+    result = run['steps'][9]['result']
+    outside = run['pids']['outside']
+    assert not result.get('failed') and result['summary']['other_namespace'] == [outside]
+    assert [s['status'] for s in result['sockets']] == ['unchanged', 'unchanged']  # plainclient, in this namespace
+    assert 'process %d is in another network namespace' % outside in result['_warnings'], result['_warnings']
+    assert 'nsenter --net=/proc/%d/ns/net' % outside in result['_warnings']
+
+
+def test_a_thread_id_is_refused_with_its_process(run):
+    result = run['steps'][10]['result']
+    assert result['sockets'] == [] and not result['changed']
+    assert result['not_found'] == ['pid %d: a thread of process %d, not a process; give pid %d'
+                                   % (run['pids']['thread'], run['pids']['zoo'], run['pids']['zoo'])]
 
 
 def test_no_descriptor_is_left_open(unshare):

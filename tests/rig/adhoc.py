@@ -24,6 +24,7 @@ def run_module(host, module, args='', connection='local', extra_env=None, option
         raise RuntimeError('no result from ansible for %s:\n%s\n%s' % (host, proc.stdout[-3000:], proc.stderr[-3000:]))
     result, _end = json.JSONDecoder().raw_decode(proc.stdout[found.end():])
     result['_printed'] = proc.stdout[:found.start()]  # what ansible showed before the result: the diff
+    result['_warnings'] = ' '.join(proc.stderr.split())  # warnings, with ansible's line wrapping undone
     result.setdefault('failed', found.group(1) in ('FAILED', 'UNREACHABLE'))
     return result
 

@@ -5,6 +5,8 @@ processes, each named through /proc/self/comm:
   plainclient   two connections, nothing set (the ones to fix)
   ownsettings   one connection with SO_KEEPALIVE and its own TCP_KEEPIDLE of 33 s
   bystander     one connection, nothing set, never selected
+This process's accepting thread gives a thread id (pids "thread", of process "zoo"), and its
+parent (pids "outside") is a process in another network namespace.
 Then runs each step of STEPS_JSON ({"module", "args", "options"}) ad hoc through ansible, with
 `ss -tnoH` captured after each, and prints JSON {"pids", "ports", "steps": [{"result", "ss"}]}.
 Usage: live_zoo.py STEPS_JSON RIG_DIR
@@ -52,7 +54,8 @@ def main():
                 held.append(listener.accept()[0])
             except OSError:
                 return
-    threading.Thread(target=accept, daemon=True).start()
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
     clients, ports, pids = {}, {}, {}
     for name, count, mode in (('plainclient', 2, 'plain'), ('ownsettings', 1, 'own'), ('bystander', 1, 'plain')):
         proc = subprocess.Popen(['/usr/bin/python3', '-c', CLIENT, name, str(count), mode], stdin=subprocess.PIPE,
@@ -63,6 +66,8 @@ def main():
     gone = subprocess.Popen(['/usr/bin/python3', '-c', 'pass'])
     gone.wait()
     pids['gone'] = gone.pid
+    pids['zoo'], pids['thread'] = os.getpid(), acceptor.native_id
+    pids['outside'] = os.getppid()  # the test runner, in the namespace unshare was started from
     out = []
     try:
         for step in steps:

@@ -51,3 +51,18 @@ def test_processes_without_fd_access_are_counted(tmp_path):
     (tmp_path / '30').mkdir()  # no fd directory: vanished mid-scan
     owners = SocketOwners(proc=str(tmp_path)).scan()
     assert owners.by_inode == {} and owners.vanished == 1
+
+
+def test_processes_whose_descriptors_are_refused_are_named(tmp_path, monkeypatch):
+    fake_process(tmp_path, 40, 'sshd', '0::/system.slice/ssh.service\n', {3: 'socket:[400]'})
+    fake_process(tmp_path, 41, 'curl', '0::/\n', {3: 'socket:[401]'})
+    real_open = os.open
+
+    def refusing(path, *args, **kwargs):
+        if str(path).endswith('/40/fd'):
+            raise OSError(13, 'Permission denied')
+        return real_open(path, *args, **kwargs)
+    monkeypatch.setattr(os, 'open', refusing)
+    owners = SocketOwners(proc=str(tmp_path)).scan()
+    assert owners.unreadable == 1 and owners.unreadable_pids == [40]
+    assert owners.pids(400) == [] and owners.pids(401) == [41]
