@@ -114,7 +114,7 @@ options:
     description:
       - At most this many connection violations are listed in RV(violations); the rest are counted
         in RV(violations_left_out).
-      - Counts (RV(summary.by_rule), RV(summary.offenders)) and RV(compliant) are over every violation,
+      - Counts (C(by_rule) and C(offenders) in RV(summary)) and RV(compliant) are over every violation,
         whatever the limit.
     type: int
     default: 100

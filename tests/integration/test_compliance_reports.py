@@ -17,7 +17,7 @@ import pytest
 
 from conftest import HERE, namespace_env
 
-HOSTILE = ['x\n# Injected', 'a|b|c\r\n| row |', '\x1b[31m<&>\x01"\'', '**[l](h)**']
+HOSTILE = ('x\n# Injected', 'a|b|c\r\n| row |', '\x1b[31m<&>\x01"\'', '**[l](h)**')
 RULES = ['kernel_time', 'kernel_intvl', 'kernel_probes', 'kernel_persisted', 'connection_keepalive',
          'connection_max_idle']
 
@@ -32,7 +32,7 @@ def compliance(unshare, tmp_path, port, extra, names=HOSTILE):
     command = ['ansible-playbook', '-i', 'checked-host,', '-c', 'local', 'linuxnet.keepalive.compliance',
                '-e', json.dumps(variables)]
     proc = subprocess.run(unshare + [sys.executable, os.path.join(HERE, 'files', 'hostile_names.py'), str(port),
-                                     json.dumps(names), '--'] + command,
+                                     json.dumps(list(names)), '--'] + command,
                           env=env, capture_output=True, text=True, check=False, timeout=300)
     return proc.returncode, proc.stdout + proc.stderr
 
@@ -80,7 +80,7 @@ def test_hostile_names_cannot_break_any_report(unshare, report_dir):
     report = report_dir / 'report'
     hosts = json.loads((report / 'keepalive-report.json').read_text())['hosts']
     names = sorted(v['process'] for v in hosts[0]['violations'])
-    assert names == sorted(n[:15] for n in HOSTILE for _ in range(2))  # JSON keeps the names exactly
+    assert names == sorted(n[:15] for n in HOSTILE for _twice in range(2))  # JSON keeps the names exactly
     rows = markdown_rows((report / 'keepalive-report.md').read_text())
     assert rows[0] == ['host', 'compliant', 'violations', 'worst offenders'] and len(rows) == 3
     assert rows[2][:3] == ['checked-host', 'no', '8'], rows

@@ -39,8 +39,8 @@ def build(tmp_path_factory):
     subprocess.run(['gcc'] + CFLAGS + ['-fPIC', '-shared', '-o', str(work / 'libearly.so'), EARLY], check=True)
     (work / 'early_main.c').write_text('void early_socket_linked(void);\nint main(void) { early_socket_linked(); return 0; }\n')
     early = str(work / 'early')
-    subprocess.run(['gcc'] + CFLAGS + ['-o', early, str(work / 'early_main.c'), '-L', str(work), '-learly',
-                    '-Wl,-rpath,' + str(work)], check=True)
+    link = ['-L', str(work), '-learly', '-Wl,-rpath,' + str(work)]
+    subprocess.run(['gcc'] + CFLAGS + ['-o', early, str(work / 'early_main.c')] + link, check=True)
     return {'shim': shim, 'probe': probe, 'early': early, 'work': work}
 
 

@@ -22,7 +22,7 @@ PR_SET_NAME = 15
 def child(port, name, ready):
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode('utf-8')[:15]), 0, 0, 0)
-    conns = [socket.create_connection(('127.0.0.1', port)) for _ in range(2)]
+    conns = [socket.create_connection(('127.0.0.1', port)) for _attempt in range(2)]
     os.write(ready, b'.')
     time.sleep(120)
     for conn in conns:
@@ -45,8 +45,8 @@ def main():
             listener.close()
             child(port, name, write_end)
         children.append(pid)
-    accepted = [listener.accept()[0] for _ in range(2 * len(names))]
-    for _ in names:
+    accepted = [listener.accept()[0] for _attempt in range(2 * len(names))]
+    for _name in names:
         os.read(read_end, 1)
     try:
         status = subprocess.run(command, check=False).returncode
