@@ -124,6 +124,10 @@ build: setup
 	  ANSIBLE_COLLECTIONS_PATH=$(CACHE)/build/installed ansible-doc linuxnet.keepalive.$$m >/dev/null || exit 1; \
 	  echo "ansible-doc linuxnet.keepalive.$$m: ok"; \
 	done
+	@for f in $$(ls plugins/filter/*.yml 2>/dev/null | xargs -n1 basename | sed 's/\.yml$$//'); do \
+	  ANSIBLE_COLLECTIONS_PATH=$(CACHE)/build/installed ansible-doc -t filter linuxnet.keepalive.$$f >/dev/null || exit 1; \
+	  echo "ansible-doc -t filter linuxnet.keepalive.$$f: ok"; \
+	done
 
 molecule: setup images
 	@for s in $$(ls molecule); do \
