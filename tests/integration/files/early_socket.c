@@ -10,15 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int opt(int fd, int level, int name)
-{
-	int value = -1;
-	socklen_t len = sizeof(value);
+#include "sockopt.h"
 
-	if (getsockopt(fd, level, name, &value, &len) != 0)
-		return -1;
-	return value;
-}
 
 __attribute__((constructor)) static void open_early(void)
 {

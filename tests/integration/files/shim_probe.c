@@ -15,15 +15,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static int opt(int fd, int level, int name)
-{
-	int value = -1;
-	socklen_t len = sizeof(value);
+#include "sockopt.h"
 
-	if (getsockopt(fd, level, name, &value, &len) != 0)
-		return -1;
-	return value;
-}
 
 static void show(const char *kind, int domain, int type, int protocol)
 {
