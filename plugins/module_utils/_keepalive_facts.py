@@ -20,13 +20,14 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_verd
     DISABLED, VERDICTS, verdict,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._proc_net_tcp import ProcNetTcp
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import PROC_SYS, read_running
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
-    ESTABLISHED, FAMILY_NAMES, LISTEN, STATE_CODES, STATE_NAMES, TIMER_NAMES, format_address, ntohs,
+    DPORT, DST, ESTABLISHED, EXPIRES, FAMILY, FAMILY_NAMES, INODE, LISTEN, RETRANS, SPORT, SRC, STATE, STATE_CODES,
+    STATE_NAMES, TIMER, TIMER_NAMES, UID, format_address, ntohs,
 )
 
 DIRECTIONS = ('inbound', 'outbound', 'listen')
 SOURCES = ('auto', 'netlink', 'proc')
-SYSCTL_DIR = '/proc/sys/net/ipv4'
 _KEYS = 512  # (state < 16, timer < 16, inbound bit)
 
 
@@ -34,17 +35,12 @@ class GatherError(Exception):
     """An option or the host makes gathering impossible; the message says what to change."""
 
 
-def read_defaults(sysctl_dir=SYSCTL_DIR):
+def read_defaults(proc_sys=PROC_SYS):
     """The kernel's keep-alive defaults of this network namespace: {'time', 'intvl', 'probes'}."""
-    values = {}
-    for key in ('time', 'intvl', 'probes'):
-        path = '%s/tcp_keepalive_%s' % (sysctl_dir, key)
-        try:
-            with open(path) as handle:
-                values[key] = int(handle.read().strip())
-        except (IOError, OSError, ValueError) as exc:
-            raise GatherError('cannot read %s: %s' % (path, exc))
-    return values
+    try:
+        return read_running(proc_sys)
+    except (IOError, OSError, ValueError) as exc:
+        raise GatherError('cannot read the keep-alive sysctls: %s' % exc)
 
 
 def _key_direction(key):
@@ -123,25 +119,27 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
     culprits = {}
     entries = []
     matched = 0
+    # The record's field positions, as locals: the loop below runs once per socket on the host.
+    state_at, timer_at, sport_at, dport_at, inode_at = STATE, TIMER, SPORT, DPORT, INODE
     for rec in records:
-        state = rec[3]
+        state = rec[state_at]
         if state == LISTEN:
-            listening.add(rec[6])
-            key = (state << 5) | (rec[4] << 1)
+            listening.add(rec[sport_at])
+            key = (state << 5) | (rec[timer_at] << 1)
         else:
-            key = (state << 5) | (rec[4] << 1) | (rec[6] in listening)
+            key = (state << 5) | (rec[timer_at] << 1) | (rec[sport_at] in listening)
         counts[key] += 1
         if culprit_key[key] and by_inode is not None:
-            held = by_inode.get(rec[14])
+            held = by_inode.get(rec[inode_at])
             culprits[held] = culprits.get(held, 0) + 1
         if key_ok[key]:
-            if raw_ports is not None and rec[6] not in raw_ports and rec[7] not in raw_ports:
+            if raw_ports is not None and rec[sport_at] not in raw_ports and rec[dport_at] not in raw_ports:
                 continue
-            if raw_remote is not None and rec[7] not in raw_remote:
+            if raw_remote is not None and rec[dport_at] not in raw_remote:
                 continue
-            if inodes is not None and rec[14] not in inodes:
+            if inodes is not None and rec[inode_at] not in inodes:
                 continue
-            if names is not None and not _owned_by(owners, rec[14], names):
+            if names is not None and not _owned_by(owners, rec[inode_at], names):
                 continue
             matched += 1
             if matched <= limit:
@@ -159,27 +157,27 @@ def _owned_by(owners, inode, names):
 
 
 def _entry(rec, key, owners):
-    family = rec[2]
+    family = rec[FAMILY]
     the_verdict, reason = _key_verdict(key)
-    timer = rec[4]
+    timer = rec[TIMER]
     entry = {
         'family': FAMILY_NAMES.get(family, str(family)),
-        'state': STATE_NAMES.get(rec[3], str(rec[3])),
-        'local_address': format_address(family, rec[8]),
-        'local_port': ntohs(rec[6]),
-        'remote_address': format_address(family, rec[9]),
-        'remote_port': ntohs(rec[7]),
+        'state': STATE_NAMES.get(rec[STATE], str(rec[STATE])),
+        'local_address': format_address(family, rec[SRC]),
+        'local_port': ntohs(rec[SPORT]),
+        'remote_address': format_address(family, rec[DST]),
+        'remote_port': ntohs(rec[DPORT]),
         'direction': _key_direction(key),
         'timer': TIMER_NAMES.get(timer, 'unknown'),
-        'timer_expires': rec[10] // 1000 if timer else 0,
-        'retrans': rec[5] if timer else 0,
-        'uid': rec[13],
-        'inode': rec[14],
+        'timer_expires': rec[EXPIRES] // 1000 if timer else 0,
+        'retrans': rec[RETRANS] if timer else 0,
+        'uid': rec[UID],
+        'inode': rec[INODE],
         'keepalive': the_verdict,
         'reason': reason,
     }
     if owners is not None:
-        pids = owners.pids(rec[14])
+        pids = owners.pids(rec[INODE])
         entry['pids'] = pids
         entry['process'], entry['unit'] = owners.process(pids[0]) if pids else (None, None)
     return entry

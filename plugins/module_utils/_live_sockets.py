@@ -17,33 +17,19 @@ import os
 import socket
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._pidfd import PidfdError, ProcessSockets
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SETTINGS, describe_range
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
-    KEEPCNT_RANGE, KEEPIDLE_RANGE, KEEPINTVL_RANGE, USER_TIMEOUT_RANGE,
-)
-
-TCP_USER_TIMEOUT = getattr(socket, 'TCP_USER_TIMEOUT', 18)
-# (setting name, level, option, lowest, highest)
-SETTINGS = (
-    ('keepalive', socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0, 1),
-    ('idle', socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) + KEEPIDLE_RANGE,
-    ('interval', socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) + KEEPINTVL_RANGE,
-    ('count', socket.IPPROTO_TCP, socket.TCP_KEEPCNT) + KEEPCNT_RANGE,
-    ('user_timeout', socket.IPPROTO_TCP, TCP_USER_TIMEOUT) + USER_TIMEOUT_RANGE,
-)
-LIMITS = dict((name, (low, high)) for name, _level, _option, low, high in SETTINGS)
 
 
 def validate(wanted):
     """wanted: {'keepalive': bool, 'idle': int or None, ...}; raises ValueError naming every problem."""
     problems = []
-    for name, (low, high) in LIMITS.items():
-        value = wanted.get(name)
-        if value is None or name == 'keepalive':
+    for setting in SETTINGS:
+        value = wanted.get(setting.name)
+        if value is None or setting.name == 'keepalive':
             continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            unit = {'idle': ' seconds', 'interval': ' seconds', 'user_timeout': ' milliseconds'}.get(name, '')
-            problems.append('%s must be an integer from %d to %d%s, not %r' % (name, low, high, unit, value))
+        if isinstance(value, bool) or not isinstance(value, int) or not setting.low <= value <= setting.high:
+            problems.append('%s must be an integer %s, not %r' % (setting.name, describe_range(setting), value))
     if problems:
         raise ValueError('; '.join(problems))
 
@@ -132,25 +118,25 @@ def unreachable_processes(pids, owners, proc='/proc'):
 
 
 def read_settings(sock):
-    return dict((name, sock.getsockopt(level, option)) for name, level, option, _low, _high in SETTINGS)
+    return dict((s.name, sock.getsockopt(s.level, s.option)) for s in SETTINGS)
 
 
 def target_settings(before, wanted):
     after = dict(before)
     if wanted.get('keepalive') is not None:
         after['keepalive'] = 1 if wanted['keepalive'] else 0
-    for name in ('idle', 'interval', 'count', 'user_timeout'):
-        if wanted.get(name) is not None:
-            after[name] = wanted[name]
+    for setting in SETTINGS[1:]:
+        if wanted.get(setting.name) is not None:
+            after[setting.name] = wanted[setting.name]
     return after
 
 
 def apply_settings(sock, before, after):
     """Timing first, SO_KEEPALIVE last, so that a socket never probes with half its settings."""
-    order = [s for s in SETTINGS if s[0] != 'keepalive'] + [s for s in SETTINGS if s[0] == 'keepalive']
-    for name, level, option, _low, _high in order:
-        if after[name] != before[name]:
-            sock.setsockopt(level, option, after[name])
+    order = [s for s in SETTINGS if s.name != 'keepalive'] + [s for s in SETTINGS if s.name == 'keepalive']
+    for setting in order:
+        if after[setting.name] != before[setting.name]:
+            sock.setsockopt(setting.level, setting.option, after[setting.name])
 
 
 def process_sockets(connections, owners, wanted, inspect=False, check_mode=False):
@@ -222,7 +208,13 @@ def _result(conn, pid, fd, status, reason, before=None, after=None):
 
 
 def add_settings(connections, owners):
-    """Add each connection's live settings (``settings``, or ``settings_error``) in place."""
+    """Add each connection's live settings (``settings``, or ``settings_error``) in place.
+
+    ``owners`` must have been scanned with_fds (snapshot() does so): without the descriptors no
+    socket could be reached, and every one would wrongly read as held by no process.
+    """
+    if owners.fds is None:
+        raise ValueError('add_settings needs owners scanned with_fds=True')
     read = dict((r['inode'], r) for r in process_sockets(connections, owners, {}, inspect=True))
     for conn in connections:
         result = read.get(conn['inode'])

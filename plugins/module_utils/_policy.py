@@ -24,6 +24,8 @@ import ipaddress
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SYSCTLS
+
 # The connection states a policy may name: those in which a socket can have a keep-alive timer or
 # be on its way to one (not listen, close or new_syn_recv, which no connection shows for long).
 CONNECTION_STATES = ('established', 'close_wait', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2', 'closing',
@@ -64,8 +66,6 @@ FIX_KERNEL = 'the linuxnet.keepalive.keepalive role (keepalive_time, keepalive_i
 FIX_PERSIST = 'linuxnet.keepalive.keepalive_sysctl (persist: true, on_conflict: fail) or the keepalive role'
 FIX_CONNECTION = ('linuxnet.keepalive.keepalive_sockets now (the live fix, no restart), and the keepalive role\'s '
                   'preload shim (keepalive_shim_services) for the next start; or set SO_KEEPALIVE in the program')
-KEYS = (('time', 'net.ipv4.tcp_keepalive_time'), ('intvl', 'net.ipv4.tcp_keepalive_intvl'),
-        ('probes', 'net.ipv4.tcp_keepalive_probes'))
 
 
 def policy_options():
@@ -120,6 +120,18 @@ def networks(policy):
     return found
 
 
+def selection(policy):
+    """What must be read to evaluate ``policy`` on a host: snapshot() arguments.
+
+    Without max_idle only connections without keep-alive can break a connection rule, so only
+    those are gathered; max_idle is judged on the idle each socket was given, read from the live
+    socket (inspect).
+    """
+    rules = policy['connections']
+    return {'states': rules['states'], 'directions': rules['directions'],
+            'only_missing': not rules['max_idle'], 'inspect': bool(rules['max_idle'])}
+
+
 def describe(conn):
     return '%s:%s -> %s:%s' % (conn['local_address'], conn['local_port'], conn['remote_address'], conn['remote_port'])
 
@@ -150,7 +162,8 @@ def evaluate(policy, defaults, boot, connections, limit=100):
     by_rule = dict((rule, 0) for rule in RULES)
     by_owner = {}
     kernel = policy['kernel']
-    for short, key in KEYS:
+    for setting in SYSCTLS:
+        short, key = setting.sysctl_option, setting.sysctl_key
         highest = kernel['%s_max' % short]
         if defaults[short] > highest:
             violations.append(_violation('kernel_%s' % short, 'host', key, '%s = %d' % (key, defaults[short]),

@@ -21,23 +21,12 @@ import fnmatch
 import os
 import re
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
-    KEEPCNT_RANGE, KEEPIDLE_RANGE, KEEPINTVL_RANGE,
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
+    BY_SYSCTL_OPTION, KERNEL_DEFAULTS, SYSCTLS,
 )
 
 CONFIG_DIRS = ('/etc/sysctl.d', '/run/sysctl.d', '/usr/local/lib/sysctl.d', '/usr/lib/sysctl.d', '/lib/sysctl.d')
 SYSCTL_CONF = '/etc/sysctl.conf'
-PROC_SYS = '/proc/sys'
-
-# (option name, sysctl key, lowest, highest, kernel default). The limits are those of the
-# per-socket options (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT): values a socket could also take.
-KEYS = (
-    ('time', 'net.ipv4.tcp_keepalive_time') + KEEPIDLE_RANGE + (7200,),
-    ('intvl', 'net.ipv4.tcp_keepalive_intvl') + KEEPINTVL_RANGE + (75,),
-    ('probes', 'net.ipv4.tcp_keepalive_probes') + KEEPCNT_RANGE + (9,),
-)
-OPTION_KEYS = dict((option, key) for option, key, _low, _high, _default in KEYS)
-KERNEL_DEFAULTS = dict((key, default) for _option, key, _low, _high, default in KEYS)
 HEADER = ('# Managed by Ansible (linuxnet.keepalive.keepalive_sysctl): kernel keep-alive defaults.\n'
           '# They apply only to sockets that set SO_KEEPALIVE; they never turn keep-alive on.\n')
 
@@ -64,11 +53,12 @@ def validate(values):
     """
     wanted = {}
     problems = []
-    for option, key, low, high, _default in KEYS:
+    for setting in SYSCTLS:
+        option, key, low, high = setting.sysctl_option, setting.sysctl_key, setting.low, setting.high
         value = values.get(option)
         if value is None:
             continue
-        unit = '' if option == 'probes' else ' seconds'
+        unit = ' ' + setting.unit if setting.unit else ''
         try:
             number = _as_int(value)
         except ValueError:
@@ -83,17 +73,14 @@ def validate(values):
     return wanted
 
 
-def proc_path(key, proc_sys=PROC_SYS):
-    return os.path.join(proc_sys, key.replace('.', '/'))
+def by_key(values):
+    """{'time': 120} -> {'net.ipv4.tcp_keepalive_time': 120}."""
+    return dict((BY_SYSCTL_OPTION[option].sysctl_key, value) for option, value in values.items())
 
 
-def read_running(keys, proc_sys=PROC_SYS):
-    """The running kernel's values of these keys, as integers."""
-    values = {}
-    for key in keys:
-        with open(proc_path(key, proc_sys)) as handle:
-            values[key] = int(handle.read().strip())
-    return values
+def by_option(values):
+    """{'net.ipv4.tcp_keepalive_time': 120} -> {'time': 120}."""
+    return dict((s.sysctl_option, values[s.sysctl_key]) for s in SYSCTLS if s.sysctl_key in values)
 
 
 def parse(text):
@@ -209,9 +196,9 @@ def boot_values(keys, skip=None, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF):
 def render(wanted):
     """The content of our file: a header and exactly the given keys, in a fixed order."""
     lines = [HEADER]
-    for _option, key, _low, _high, _default in KEYS:
-        if key in wanted:
-            lines.append('%s = %d\n' % (key, wanted[key]))
+    for setting in SYSCTLS:
+        if setting.sysctl_key in wanted:
+            lines.append('%s = %d\n' % (setting.sysctl_key, wanted[setting.sysctl_key]))
     return ''.join(lines)
 
 

@@ -35,13 +35,6 @@ ESTABLISHED, TIME_WAIT, CLOSE_WAIT, LISTEN = 1, 6, 8, 10
 TIMER_NAMES = {0: 'off', 1: 'on', 2: 'keepalive', 3: 'timewait', 4: 'persist'}
 TIMER_OFF, TIMER_ON, TIMER_KEEPALIVE, TIMER_TIMEWAIT, TIMER_PERSIST = 0, 1, 2, 3, 4
 
-# Limits of the per-socket keep-alive options (setsockopt answers EINVAL outside them). The
-# tcp_keepalive_* sysctls accept wider values but are kept within these, so a socket could take them too.
-KEEPIDLE_RANGE = (1, 32767)          # TCP_KEEPIDLE, seconds
-KEEPINTVL_RANGE = (1, 32767)         # TCP_KEEPINTVL, seconds
-KEEPCNT_RANGE = (1, 127)             # TCP_KEEPCNT, probes
-USER_TIMEOUT_RANGE = (0, 2147483647)  # TCP_USER_TIMEOUT, milliseconds (0: the kernel's default)
-
 FAMILY_NAMES = {socket.AF_INET: 'inet', socket.AF_INET6: 'inet6'}
 
 ntohs = socket.ntohs

@@ -239,15 +239,13 @@ policy:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
-    GatherError, gather, open_records, read_defaults,
-)
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import add_settings
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError, read_defaults
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import (
-    PolicyError, compliant, evaluate, merge, offenders, policy_options,
+    PolicyError, compliant, evaluate, merge, offenders, policy_options, selection,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import KEYS, boot_sources
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SYSCTL_KEYS
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import boot_sources
 
 # Connections examined one by one; beyond this many, the host cannot be called compliant.
 EVALUATED = 20000
@@ -267,20 +265,15 @@ def main():
         policy = merge(module.params['policy'])
     except PolicyError as exc:
         module.fail_json(msg=str(exc))
-    rules = policy['connections']
     try:
         defaults = read_defaults()
-        boot = boot_sources([key for _option, key, _low, _high, _default in KEYS])
-        owners = SocketOwners(with_fds=bool(rules['max_idle'])).scan()
-        records, _source, _reader = open_records('auto')
-        connections, facts = gather(records, owners=owners, states=rules['states'], directions=rules['directions'],
-                                    only_missing=not rules['max_idle'], limit=EVALUATED)
+        boot = boot_sources(SYSCTL_KEYS)
+        found = snapshot(limit=EVALUATED, **selection(policy))
     except (GatherError, KeyError) as exc:
         module.fail_json(msg='cannot read the host\'s keep-alive state: %s' % exc)
-    if rules['max_idle']:
-        add_settings([c for c in connections if c['keepalive'] == 'enabled'], owners)
 
-    violations, counts = evaluate(policy, defaults, boot, connections, limit=module.params['limit'])
+    violations, counts = evaluate(policy, defaults, boot, found.connections, limit=module.params['limit'])
+    facts = found.summary
     not_examined = facts['left_out']
     if not_examined:
         module.warn('%d matching connections were not examined one by one (more than %d), so the host is not '

@@ -361,11 +361,8 @@ processes_vanished:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
-    GatherError, gather, open_records, read_defaults,
-)
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import add_settings
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError, read_defaults
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import STATE_CODES
 
 
@@ -390,24 +387,14 @@ def main():
     bad_ports = [p for p in params['ports'] or [] if not 0 <= p <= 65535]
     if bad_ports:
         module.fail_json(msg='ports must be between 0 and 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
-    for option in ('processes', 'inspect'):
-        if params[option] and not params['owners']:
-            module.fail_json(msg='%s needs owners: true (each socket\'s owner must be looked up)' % option)
-
     try:
+        found = snapshot(params['source'], owners=params['owners'], inspect=params['inspect'],
+                         states=params['states'], directions=params['direction'], ports=params['ports'],
+                         processes=params['processes'], only_missing=params['only_missing'], limit=params['limit'])
         defaults = read_defaults()
-        owners = SocketOwners(with_fds=params['inspect']).scan() if params['owners'] else None
-        records, source, reader = open_records(params['source'])
-        connections, summary = gather(
-            records, owners=owners, states=params['states'], directions=params['direction'],
-            ports=params['ports'], processes=params['processes'],
-            only_missing=params['only_missing'], limit=params['limit'],
-        )
     except GatherError as exc:
         module.fail_json(msg=str(exc))
-
-    if params['inspect']:
-        add_settings(connections, owners)
+    owners, reader = found.owners, found.reader
 
     skipped = 0
     if reader is not None:
@@ -426,10 +413,10 @@ def main():
         changed=False,
         lines_skipped=skipped,
         ansible_facts={'keepalive': {
-            'source': source,
+            'source': found.source,
             'defaults': defaults,
-            'connections': connections,
-            'summary': summary,
+            'connections': found.connections,
+            'summary': found.summary,
         }},
         **counts
     )

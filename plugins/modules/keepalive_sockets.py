@@ -211,19 +211,16 @@ not_found:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
-    GatherError, gather, open_records,
-)
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
     process_sockets, select_pids, unreachable_processes, validate,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
-
-SETTING_ORDER = ('keepalive', 'idle', 'interval', 'count', 'user_timeout')
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import NAMES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
 
 
 def settings_text(values):
-    return ''.join('%s = %s\n' % (k, values[k]) for k in SETTING_ORDER) if values else ''
+    return ''.join('%s = %s\n' % (k, values[k]) for k in NAMES) if values else ''
 
 
 def main():
@@ -248,7 +245,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    wanted = dict((k, params[k]) for k in SETTING_ORDER)
+    wanted = dict((k, params[k]) for k in NAMES)
     try:
         validate(wanted)
     except ValueError as exc:
@@ -258,16 +255,15 @@ def main():
         module.fail_json(msg='remote_ports must be from 1 to 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
 
     pids, not_found = select_pids(params['pid'], params['process'], params['unit'])
-    owners = SocketOwners(with_fds=True).scan(pids=pids)
     try:
-        records, _source, _reader = open_records('auto')
-        connections, _summary = gather(records, owners=owners, states=params['states'],
-                                       directions=params['direction'], remote_ports=params['remote_ports'],
-                                       inodes=set(owners.by_inode), limit=1 << 30)
+        found = snapshot(pids=pids, states=params['states'], directions=params['direction'],
+                         remote_ports=params['remote_ports'], limit=1 << 30)
     except GatherError as exc:
         module.fail_json(msg=str(exc))
+    owners = found.owners
 
-    results = process_sockets(connections, owners, wanted, inspect=params['inspect'], check_mode=module.check_mode)
+    results = process_sockets(found.connections, owners, wanted, inspect=params['inspect'],
+                              check_mode=module.check_mode)
     summary = dict((status, sum(1 for r in results if r['status'] == status))
                    for status in ('changed', 'unchanged', 'failed', 'inspected'))
     summary['processes'] = pids

@@ -159,21 +159,18 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
+    SYSCTL_KEYS, proc_path, read_running, write_running,
+)
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
-    KEYS, OPTION_KEYS, SysctlConfigError, boot_values, check_path, conflicts, previous_values, proc_path,
-    read_running, render, validate,
+    SysctlConfigError, boot_values, by_key, by_option, check_path, conflicts, previous_values, render, validate,
 )
 
-ALL_KEYS = [key for _option, key, _low, _high, _default in KEYS]
 MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_sysctl)'
 
 
-def by_option(values):
-    return dict((option, values[key]) for option, key in OPTION_KEYS.items() if key in values)
-
-
 def values_text(values):
-    return ''.join('%s = %s\n' % (key, values[key]) for key in ALL_KEYS if key in values)
+    return ''.join('%s = %s\n' % (key, values[key]) for key in SYSCTL_KEYS if key in values)
 
 
 def read_file(path):
@@ -198,12 +195,6 @@ def write_file(module, path, content):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def set_running(values):
-    for key, value in sorted(values.items()):
-        with open(proc_path(key), 'w') as handle:
-            handle.write('%d\n' % value)
 
 
 def refuse_read_only(module, keys):
@@ -249,7 +240,7 @@ def main():
         module.fail_json(msg='%s exists and was not written by this module; it is left alone. '
                              'Choose another path, or move that file away first.' % path)
     try:
-        before = read_running(ALL_KEYS)
+        before = by_key(read_running())
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg='cannot read the running keep-alive settings: %s' % to_native(exc))
 
@@ -266,7 +257,7 @@ def main():
                                      'changed: %s' % describe(found), conflicts=found)
     else:
         content = None
-        target = boot_values(ALL_KEYS, skip=path) if params['apply'] else dict(before)
+        target = boot_values(SYSCTL_KEYS, skip=path) if params['apply'] else dict(before)
 
     running_change = dict((k, v) for k, v in target.items() if before.get(k) != v)
     file_change = params['persist'] and content != current if params['state'] == 'present' else current is not None
@@ -280,7 +271,7 @@ def main():
                 write_file(module, path, content)
             elif params['state'] == 'absent' and file_change:
                 os.unlink(path)
-            set_running(running_change)
+            write_running(by_option(running_change))
         except (IOError, OSError) as exc:
             module.fail_json(msg='could not apply the keep-alive settings: %s' % to_native(exc))
         if params['state'] == 'present' and params['persist']:

@@ -100,9 +100,10 @@ def test_processes_filter_needs_owners():
 
 
 def test_read_defaults(tmp_path):
+    (tmp_path / 'net' / 'ipv4').mkdir(parents=True)
     for key, value in (('time', '120'), ('intvl', '30'), ('probes', '4')):
-        (tmp_path / ('tcp_keepalive_' + key)).write_text(value + '\n')
+        (tmp_path / 'net' / 'ipv4' / ('tcp_keepalive_' + key)).write_text(value + '\n')
     assert read_defaults(str(tmp_path)) == {'time': 120, 'intvl': 30, 'probes': 4}
-    (tmp_path / 'tcp_keepalive_probes').write_text('x\n')
+    (tmp_path / 'net' / 'ipv4' / 'tcp_keepalive_probes').write_text('x\n')
     with pytest.raises(GatherError, match='tcp_keepalive_probes'):
         read_defaults(str(tmp_path))

@@ -1,0 +1,73 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one table of settings, and the places outside Python that must agree with it."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import re
+
+import yaml
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
+    BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, write_running,
+)
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
+
+
+def read(*parts):
+    with open(os.path.join(ROOT, *parts)) as handle:
+        return handle.read()
+
+
+def test_the_table():
+    assert NAMES == ('keepalive', 'idle', 'interval', 'count', 'user_timeout')
+    assert SYSCTL_KEYS == ('net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes')
+    assert KERNEL_DEFAULTS == {'net.ipv4.tcp_keepalive_time': 7200, 'net.ipv4.tcp_keepalive_intvl': 75,
+                               'net.ipv4.tcp_keepalive_probes': 9}
+    assert describe_range(BY_NAME['idle']) == 'from 1 to 32767 seconds' and describe_range(BY_NAME['count']) == 'from 1 to 127'
+
+
+def test_running_values_are_read_and_written_in_one_place(tmp_path):
+    (tmp_path / 'net' / 'ipv4').mkdir(parents=True)
+    for key in ('time', 'intvl', 'probes'):
+        (tmp_path / 'net' / 'ipv4' / ('tcp_keepalive_' + key)).write_text('1\n')
+    write_running({'time': 120, 'probes': 4}, str(tmp_path))
+    assert read_running(str(tmp_path)) == {'time': 120, 'intvl': 1, 'probes': 4}
+    assert proc_path('net.ipv4.tcp_keepalive_time') == '/proc/sys/net/ipv4/tcp_keepalive_time'
+
+
+def test_the_roles_checks_use_the_tables_limits():
+    text = read('roles', 'keepalive', 'tasks', 'validate.yml')
+    found = dict((name, (int(low), int(high))) for name, low, high in
+                 re.findall(r'(keepalive_\w+) \| int >= (\d+) and \1 \| int <= (\d+)', text))
+    role_vars = {'keepalive_time': 'idle', 'keepalive_intvl': 'interval', 'keepalive_probes': 'count',
+                 'keepalive_shim_idle': 'idle', 'keepalive_shim_interval': 'interval', 'keepalive_shim_count': 'count',
+                 'keepalive_shim_user_timeout': 'user_timeout'}
+    assert sorted(found) == sorted(role_vars)
+    for variable, name in role_vars.items():
+        setting = BY_NAME[name]
+        # the role's user timeout is null when unset, so its lowest given value is 1, not the socket's 0
+        low = max(setting.low, 1) if name == 'user_timeout' else setting.low
+        assert found[variable] == (low, setting.high), variable
+
+
+def test_the_shims_limits_are_the_tables():
+    text = read('roles', 'keepalive', 'files', 'keepalive_shim.c')
+    found = dict((key, (int(low), high)) for key, low, high in
+                 re.findall(r'\{ "(KEEP\w+)", (\d+), (\w+) \}', text))
+    shim_keys = {'KEEPIDLE': 'idle', 'KEEPINTVL': 'interval', 'KEEPCNT': 'count', 'KEEPALIVE_USER_TIMEOUT': 'user_timeout'}
+    assert sorted(found) == sorted(shim_keys)
+    for key, name in shim_keys.items():
+        low, high = found[key]
+        high = 2147483647 if high == 'INT_MAX' else int(high)
+        assert (low, high) == (BY_NAME[name].low, BY_NAME[name].high), key
+
+
+def test_the_compliance_playbooks_rules_are_the_policys():
+    plays = yaml.safe_load(read('playbooks', 'compliance.yml'))
+    rules = [play['vars']['__rules'] for play in plays if '__rules' in play.get('vars', {})]
+    assert rules == [list(RULES)]
