@@ -118,17 +118,9 @@ options:
         whatever the limit.
     type: int
     default: 100
-attributes:
-  check_mode:
-    support: full
-    description: The module only reads.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-  platform:
-    support: full
-    platforms: [posix]
-    description: Linux only.
+extends_documentation_fragment:
+  - linuxnet.keepalive.attributes
+  - linuxnet.keepalive.attributes.read_only
 seealso:
   - module: linuxnet.keepalive.keepalive_facts
   - module: linuxnet.keepalive.keepalive_sysctl

@@ -85,19 +85,14 @@ options:
     type: str
     choices: [auto, netlink, proc]
     default: auto
+extends_documentation_fragment:
+  - linuxnet.keepalive.attributes
+  - linuxnet.keepalive.attributes.read_only
 attributes:
-  check_mode:
-    support: full
-    description: The module only reads; it behaves the same in check mode.
-  diff_mode:
-    support: none
-    description: The module changes nothing, so there is nothing to compare.
   facts:
     support: full
     description: Everything is returned under C(ansible_facts.keepalive).
   platform:
-    support: full
-    platforms: [posix]
     description: Linux only; reads the network namespace the module runs in.
 notes:
   - A container has its own network namespace; run the module inside it to see its connections.

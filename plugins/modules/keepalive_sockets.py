@@ -86,9 +86,9 @@ attributes:
     support: full
     description: Shows each socket's settings before and after.
   platform:
-    support: full
-    platforms: [posix]
     description: Linux 5.6 or later; root (ptrace permission over the selected processes).
+extends_documentation_fragment:
+  - linuxnet.keepalive.attributes
 notes:
   - A failure for one process or socket (no permission, process gone, kernel too old, a seccomp or
     LSM refusal) is reported in RV(sockets) with its reason and does not stop the others. The

@@ -73,7 +73,7 @@ options:
     default: warn
   state:
     description:
-      - V(present) sets the values. At least one of O(time), O(intvl), O(probes) is needed.
+      - V(present) sets the values. At least one of O(time), O(intvl), O(probes) is required.
       - V(absent) removes O(path) and, with O(apply), sets the running values to what the
         remaining configuration gives at boot (the kernel's 7200, 75 and 9 where nothing sets them).
     type: str
@@ -86,10 +86,8 @@ attributes:
   diff_mode:
     support: full
     description: Shows the running values and the file before and after.
-  platform:
-    support: full
-    platforms: [posix]
-    description: Linux only.
+extends_documentation_fragment:
+  - linuxnet.keepalive.attributes
 notes:
   - Every value is validated before anything is changed; the file is written atomically, root-owned, mode 0644.
   - The boot order is the one systemd-sysctl uses. C(*.conf) files of all the directories above, a name in an
@@ -160,10 +158,11 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
-    SYSCTL_KEYS, proc_path, read_running, write_running,
+    PROC_SYS, SYSCTL_KEYS, proc_path, read_running, write_running,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
-    SysctlConfigError, boot_values, by_key, by_option, check_path, conflicts, previous_values, render, validate,
+    CONFIG_DIRS, SYSCTL_CONF, SysctlConfigError, boot_values, by_key, by_option, check_path, conflicts,
+    previous_values, render, validate,
 )
 
 MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_sysctl)'
@@ -199,10 +198,10 @@ def write_file(module, path, content):
 
 def refuse_read_only(module, keys):
     for key in keys:
-        if not os.access(proc_path(key), os.W_OK):
+        if not os.access(proc_path(key, PROC_SYS), os.W_OK):
             module.fail_json(msg='%s is read-only here (an unprivileged container, or /proc/sys mounted '
                                  'read-only), so the running kernel cannot be changed. Use apply: false '
-                                 'to write the configuration file only.' % proc_path(key))
+                                 'to write the configuration file only.' % proc_path(key, PROC_SYS))
 
 
 def main():
@@ -217,17 +216,16 @@ def main():
             on_conflict=dict(type='str', default='warn', choices=['warn', 'fail', 'ignore']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
+        required_if=[('state', 'present', ('time', 'intvl', 'probes'), True)],
         supports_check_mode=True,
     )
     params = module.params
     path = params['path']
     try:
         wanted = validate(params)
-        check_path(path)
+        check_path(path, CONFIG_DIRS)
     except SysctlConfigError as exc:
         module.fail_json(msg=str(exc))
-    if params['state'] == 'present' and not wanted:
-        module.fail_json(msg='state=present needs at least one of time, intvl, probes')
     if params['state'] == 'absent' and wanted:
         module.fail_json(msg='state=absent takes no time, intvl or probes: it removes %s' % path)
 
@@ -240,7 +238,7 @@ def main():
         module.fail_json(msg='%s exists and was not written by this module; it is left alone. '
                              'Choose another path, or move that file away first.' % path)
     try:
-        before = by_key(read_running())
+        before = by_key(read_running(PROC_SYS))
     except (IOError, OSError, ValueError) as exc:
         module.fail_json(msg='cannot read the running keep-alive settings: %s' % to_native(exc))
 
@@ -251,13 +249,14 @@ def main():
         content = render(persisted) if params['persist'] else current
         target = dict(before, **wanted) if params['apply'] else dict(before)
         if params['persist']:
-            found = conflicts(path, persisted)
+            found = conflicts(path, persisted, CONFIG_DIRS, SYSCTL_CONF)
             if found and params['on_conflict'] == 'fail':
                 module.fail_json(msg='other files would override these values at boot, so nothing was '
                                      'changed: %s' % describe(found), conflicts=found)
     else:
         content = None
-        target = boot_values(SYSCTL_KEYS, skip=path) if params['apply'] else dict(before)
+        target = boot_values(SYSCTL_KEYS, skip=path, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF) if params['apply'] \
+            else dict(before)
 
     running_change = dict((k, v) for k, v in target.items() if before.get(k) != v)
     file_change = params['persist'] and content != current if params['state'] == 'present' else current is not None
@@ -271,7 +270,7 @@ def main():
                 write_file(module, path, content)
             elif params['state'] == 'absent' and file_change:
                 os.unlink(path)
-            write_running(by_option(running_change))
+            write_running(by_option(running_change), PROC_SYS)
         except (IOError, OSError) as exc:
             module.fail_json(msg='could not apply the keep-alive settings: %s' % to_native(exc))
         if params['state'] == 'present' and params['persist']:

@@ -134,7 +134,7 @@ def test_a_file_of_the_same_name_read_first_masks_ours(sandbox):
     ({'intvl': 'soon'}, "intvl must be an integer from 1 to 32767 seconds, not 'soon'"),
     ({'time': 1.5}, 'time must be an integer from 1 to 32767 seconds, not 1.5'),
     ({'time': 120, 'path': '/etc/sysctl.conf'}, 'path must be a .conf file directly in one of /etc/sysctl.d'),
-    ({'apply': False}, 'needs at least one of time, intvl, probes'),
+    ({'apply': False}, 'state is present but any of the following are missing: time, intvl, probes'),
 ])
 def test_bad_input_fails_clearly_and_changes_nothing(sandbox, args, message):
     results, running, work = sandbox([{'args': dict(args, intvl=args.get('intvl', 30))
