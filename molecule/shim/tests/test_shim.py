@@ -178,6 +178,18 @@ def test_live_fix_reaches_a_running_service_without_a_restart(host):
     assert status == 0 and 'changed=0' in output, output[-3000:]
 
 
+def test_tags_run_the_shim_steps_alone(host):
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_idle': 46, 'keepalive_time': 99},
+                                      options=['--tags', 'shim'])
+    assert status == 0, output[-3000:]
+    assert 'KEEPIDLE=46' in host.file('/etc/keepalive-shim.conf').content_string
+    assert host.file('/proc/sys/net/ipv4/tcp_keepalive_time').content_string.strip() == '120'  # sysctl not tagged
+    status, output = rig.run_converge(host.backend.name, {'keepalive_shim_idle': 500000}, options=['--tags', 'shim'])
+    assert status != 0 and 'keepalive_shim_idle=500000' in output  # validation runs with any tag
+    status, output = rig.run_converge(host.backend.name)
+    assert status == 0 and 'KEEPIDLE=45' in host.file('/etc/keepalive-shim.conf').content_string, output[-3000:]
+
+
 def test_removal_leaves_nothing_behind(host):
     status, output = rig.run_converge(host.backend.name, {'keepalive_state': 'absent'})
     assert status == 0, output[-3000:]
