@@ -17,7 +17,8 @@ COLLECTIONS := $(CACHE)/collections
 ANSIBLE_PACKAGE := ansible==12.3.0
 # The pip version that the pinned ansible-test bootstraps in its virtual environments.
 ANSIBLE_TEST_PIP := 24.2
-APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps gcc libc6-dev make curl valgrind strace libkeepalive0
+APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps iptables util-linux gcc libc6-dev make curl valgrind strace \
+                libkeepalive0
 PLATFORMS := bookworm trixie
 
 export HOME := $(CACHE)/home

@@ -10,14 +10,16 @@ import re
 import subprocess
 
 
-def run_module(host, module, args='', connection='local', extra_env=None, options=()):
-    """``options`` are more ansible arguments, such as --check or --diff."""
+def run_module(host, module, args='', connection='local', extra_env=None, options=(), prefix=()):
+    """``options`` are more ansible arguments, such as --check or --diff; ``prefix`` runs ansible
+    under another command (nsenter into a network namespace, for example)."""
     # Molecule exports ANSIBLE_FORCE_COLOR, which would wrap the result line in colour codes.
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_LOCALHOST_WARNING='false',
                ANSIBLE_DEPRECATION_WARNINGS='false', ANSIBLE_STDOUT_CALLBACK='ansible.builtin.default')
     env.setdefault('ANSIBLE_PYTHON_INTERPRETER', '/usr/bin/python3')
     env.update(extra_env or {})
-    proc = subprocess.run(['ansible', 'all', '-i', host + ',', '-c', connection, '-m', module, '-a', args] + list(options),
+    proc = subprocess.run(list(prefix) + ['ansible', 'all', '-i', host + ',', '-c', connection, '-m', module, '-a', args]
+                          + list(options),
                           env=env, capture_output=True, text=True, check=False)
     found = re.search(r'^%s \| ([A-Z]+)!? => ' % re.escape(host), proc.stdout, re.M)
     if not found:

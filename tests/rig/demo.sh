@@ -66,3 +66,6 @@ echo
 
 facts "$name" containers.podman.podman "keepalive_facts in the container"
 facts localhost local "keepalive_facts on this machine (read-only)" "direction=outbound,inbound"
+
+echo
+python3 "$here/middlebox.py" demo

@@ -1,0 +1,241 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How long a path keeps an idle TCP flow: one connection per idle value, judged by its first keep-alive probe.
+
+Each connection sets SO_KEEPALIVE and TCP_KEEPIDLE to its idle value and never sends data. After
+that idle time the kernel sends a probe (an ACK with an old sequence number); then:
+  survived  the probe was answered: tcp_info shows no unanswered probe and an ACK received after it;
+  dropped   no answer within ``timeout`` (probes outstanding): a middlebox forgot the flow and drops it;
+  reset     a reset came back after the probe: a middlebox forgot the flow and says so;
+  closed    the peer closed the connection (FIN, or reset) before the probe: an application's own
+            idle timeout, not the path's, and keep-alive does not prevent it.
+Data a server sends by itself (a banner) is read and discarded, and restarts the idle time, as in
+the kernel.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import errno
+import select
+import socket
+import struct
+import time
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import BY_NAME
+
+OUTCOMES = ('survived', 'dropped', 'reset', 'closed')
+DEFAULT_IDLE = (60, 120, 230, 340, 590)  # around Azure's 240 s, AWS's 350 s and GCP's 600 s
+TCP_INFO = getattr(socket, 'TCP_INFO', 11)
+POLLRDHUP = getattr(select, 'POLLRDHUP', 0x2000)
+_INFO = struct.Struct('=3xB52xI')  # tcpi_probes (byte 3) and tcpi_last_ack_recv (u32 at byte 56)
+
+
+class PathError(Exception):
+    """The path cannot be measured (bad input, or no connection): the message names what and why."""
+
+
+def validate(idle, port, timeout, refine):
+    """Every problem with the options, in one PathError; returns the sorted idle values."""
+    setting = BY_NAME['idle']
+    problems = []
+    if not idle:
+        problems.append('idle must list at least one number of seconds')
+    bad = [value for value in idle or [] if isinstance(value, bool) or not setting.low <= value <= setting.high]
+    if bad:
+        problems.append('idle values must be from %d to %d seconds (the range of TCP_KEEPIDLE); not allowed: %s'
+                        % (setting.low, setting.high, ', '.join(str(value) for value in bad)))
+    if not 1 <= port <= 65535:
+        problems.append('port must be from 1 to 65535, not %d' % port)
+    if timeout < 1:
+        problems.append('timeout must be 1 second or more, not %d' % timeout)
+    if refine < 0:
+        problems.append('refine must be 0 or more, not %d' % refine)
+    if problems:
+        raise PathError('; '.join(problems))
+    return sorted(set(idle))
+
+
+def judge(idle, since_rx, timeout, event=None, event_at=None, probes=0, last_ack_ms=None):
+    """The outcome of one connection, or None while it cannot be told yet.
+
+    ``since_rx``: seconds since the last thing received (the handshake, or a banner); the probe is
+    due at ``idle``. ``event``: 'fin', 'reset', 'timeout' or 'unreachable', seen ``event_at``
+    seconds after the last thing received. ``probes``, ``last_ack_ms``: from tcp_info.
+    Returns (outcome, detail).
+    """
+    slack = min(0.5, idle / 4.0)
+    if event == 'fin':
+        return 'closed', 'the server closed the connection after %.0f s idle, before the first probe' % event_at
+    if event == 'reset':
+        if event_at < idle - slack:
+            return 'closed', 'the server reset the connection after %.0f s idle, before the first probe' % event_at
+        return 'reset', 'the first probe, after %d s idle, was answered with a reset' % idle
+    if event in ('timeout', 'unreachable'):
+        return 'dropped', 'the probes after %d s idle went unanswered until the kernel gave up (%s)' % (idle, event)
+    if since_rx < idle:
+        return None
+    if last_ack_ms is not None and probes == 0 and last_ack_ms / 1000.0 <= since_rx - idle + slack:
+        return 'survived', 'the first probe, after %d s idle, was answered' % idle
+    if since_rx >= idle + timeout:
+        return 'dropped', ('no answer to the probe sent after %d s idle within %d s (%d probe(s) unanswered)'
+                           % (idle, timeout, probes))
+    return None
+
+
+def recommend(results):
+    """(recommended keepalive_time or None, a one-line message) from judged results."""
+    failed = sorted(r['idle'] for r in results if r['outcome'] in ('dropped', 'reset'))
+    survived = sorted(r['idle'] for r in results if r['outcome'] == 'survived')
+    closed = sorted(r['idle'] for r in results if r['outcome'] == 'closed')
+    first_failed = failed[0] if failed else None
+    below = [value for value in survived if first_failed is None or value < first_failed]
+    recommended = below[-1] if below else None
+    if first_failed is not None and recommended is not None:
+        how = [r['outcome'] for r in results if r['idle'] == first_failed][0]
+        msg = ('path forgets idle flows between %d s and %d s (%s): use keepalive_time <= %d'
+               % (recommended, first_failed, 'a reset' if how == 'reset' else 'dropped silently', recommended))
+    elif first_failed is not None:
+        msg = 'path forgets idle flows in less than %d s: try shorter idle values' % first_failed
+    elif recommended is not None:
+        msg = ('idle flows survived up to %d s, the longest tried: keepalive_time <= %d keeps them on this path'
+               % (recommended, recommended))
+    else:
+        msg = 'nothing could be measured'
+    if closed:
+        msg += ('; the server itself closed connections idle %d s or longer (an application timeout, which '
+                'keep-alive does not prevent)' % closed[0])
+    return recommended, msg
+
+
+def refined(results, count):
+    """Up to ``count`` idle values strictly between the last survived and the first failed value."""
+    recommended, _msg = recommend(results)
+    failed = sorted(r['idle'] for r in results if r['outcome'] in ('dropped', 'reset'))
+    if recommended is None or not failed or count < 1:
+        return []
+    low, high = recommended, failed[0]
+    step = (high - low) / float(count + 1)
+    return sorted(set(int(round(low + step * i)) for i in range(1, count + 1)) - set([low, high]))
+
+
+class _Probe(object):
+    __slots__ = ('idle', 'sock', 'last_rx', 'outcome', 'detail', 'probes', 'event', 'event_at')
+
+    def __init__(self, idle, sock, now):
+        self.idle, self.sock, self.last_rx = idle, sock, now
+        self.outcome = self.detail = self.event = self.event_at = None
+        self.probes = 0
+
+
+def _connect(address, source, idle, timeout):
+    family, kind, proto, _name, target = address
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, max(2, min(timeout + 1, 127)))
+        if source:
+            sock.bind((source, 0))
+        sock.settimeout(timeout)
+        sock.connect(target)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _info(sock):
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, TCP_INFO, _INFO.size)
+    except OSError:
+        return 0, None
+    if len(raw) < _INFO.size:
+        return 0, None
+    return _INFO.unpack(raw[:_INFO.size])
+
+
+def _drain(probe, now):
+    """Read what the peer sent: data restarts the idle time; the end or an error is an event."""
+    while True:
+        try:
+            data = probe.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            probe.event = {errno.ECONNRESET: 'reset', errno.ETIMEDOUT: 'timeout', errno.EHOSTUNREACH: 'unreachable',
+                           errno.ENETUNREACH: 'unreachable'}.get(exc.errno, 'reset')
+            probe.event_at = now - probe.last_rx
+            return
+        if not data:
+            probe.event, probe.event_at = 'fin', now - probe.last_rx
+            return
+        probe.last_rx = now
+
+
+def measure(host, port, idle, source=None, timeout=5, clock=time.monotonic):
+    """Open one connection per idle value, in parallel, and judge each by its first probe.
+
+    Returns [{'idle', 'outcome', 'detail', 'probes_unanswered'}] in the order of ``idle``.
+    Raises PathError when the host cannot be resolved or a connection cannot be opened.
+    """
+    try:
+        address = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)[0]
+    except socket.gaierror as exc:
+        raise PathError('cannot resolve %s: %s' % (host, exc.strerror or exc))
+    probes = []
+    try:
+        for value in idle:
+            try:
+                sock = _connect(address, source, value, timeout)
+            except socket.timeout:
+                raise PathError('no connection to %s:%d within %d s (timeout)' % (host, port, timeout))
+            except OSError as exc:
+                raise PathError('cannot connect to %s:%d: %s' % (host, port, exc.strerror or exc))
+            probes.append(_Probe(value, sock, clock()))
+        poller = select.poll()
+        by_fd = dict((p.sock.fileno(), p) for p in probes)
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN | POLLRDHUP)
+        pending = list(probes)
+        while pending:
+            now = clock()
+            # sleep until the next probe is due; once one is, look at tcp_info five times a second
+            due = min(p.last_rx + p.idle for p in pending)
+            wait_ms = 200 if now >= due else min(int((due - now) * 1000) + 1, 60000)
+            for fd, _mask in poller.poll(wait_ms):
+                probe = by_fd[fd]
+                if probe.outcome is None:
+                    _drain(probe, clock())
+                    if probe.event:
+                        poller.unregister(fd)
+            now = clock()
+            for probe in list(pending):
+                count, last_ack_ms = _info(probe.sock)
+                probe.probes = count
+                found = judge(probe.idle, now - probe.last_rx, timeout, probe.event, probe.event_at, count, last_ack_ms)
+                if found:
+                    probe.outcome, probe.detail = found
+                    pending.remove(probe)
+                    if not probe.event:
+                        poller.unregister(probe.sock.fileno())
+    finally:
+        for probe in probes:
+            probe.sock.close()
+    return [{'idle': p.idle, 'outcome': p.outcome, 'detail': p.detail, 'probes_unanswered': p.probes} for p in probes]
+
+
+def resolve_source(source):
+    """The source address, checked: an address of this host (bind() will say if it is not)."""
+    if source in (None, ''):
+        return None
+    try:
+        socket.getaddrinfo(source, None)
+    except socket.gaierror as exc:
+        raise PathError('source %r is not an address: %s' % (source, exc.strerror or exc))
+    return source
+
