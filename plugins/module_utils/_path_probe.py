@@ -238,4 +238,3 @@ def resolve_source(source):
     except socket.gaierror as exc:
         raise PathError('source %r is not an address: %s' % (source, exc.strerror or exc))
     return source
-

@@ -18,10 +18,8 @@ Used by tests/integration (as a context manager) and by `make demo` (`python3 mi
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 CLIENT, ROUTER, SERVER = 'client', 'router', 'server'
@@ -102,12 +100,11 @@ class Middlebox:
         """argv run inside the namespace ``where`` (client, router or server)."""
         return ['nsenter', '-t', str(self.holders[where].pid), '-n', '--'] + list(argv)
 
-    def run(self, where, argv, **kwargs):
-        kwargs.setdefault('check', True)
+    def run(self, where, argv, check=True, **kwargs):
         kwargs.setdefault('capture_output', True)
         kwargs.setdefault('text', True)
         kwargs.setdefault('timeout', 600)
-        return subprocess.run(self.command(where, argv), **kwargs)
+        return subprocess.run(self.command(where, argv), check=check, **kwargs)
 
     def popen(self, where, argv, **kwargs):
         """A process in ``where``; it is killed when the lab closes."""
