@@ -6,19 +6,30 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._report_text import markdown_cell, xml_text
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import facts_table, fleet
 
 
-def keepalive_markdown(text):
-    """Untrusted text made safe for one Markdown table cell."""
-    return markdown_cell(text)
+def keepalive_table(facts, title=None, rows=15):
+    """keepalive_facts' facts (ansible_facts.keepalive) as lines of a table a person reads."""
+    if not isinstance(facts, dict) or 'summary' not in facts or 'connections' not in facts:
+        raise AnsibleFilterError('keepalive_table takes the facts of linuxnet.keepalive.keepalive_facts '
+                                 '(ansible_facts.keepalive), not %r' % (type(facts).__name__,))
+    return facts_table(facts, title=title, rows=int(rows))
 
 
-def keepalive_xml(text):
-    """Untrusted text made safe for XML 1.0."""
-    return xml_text(text)
+def keepalive_fleet(hostvars, hosts, variable='keepalive_compliance'):
+    """The compliance report of ``hosts``, from the result of keepalive_check each registered as ``variable``."""
+    results = {}
+    for name in hosts:
+        host = hostvars[name] if name in hostvars else {}
+        result = host.get(variable) if hasattr(host, 'get') else None
+        results[name] = dict(result) if result else {}
+    return fleet(results, RULES)
 
 
 class FilterModule(object):
     def filters(self):
-        return {'keepalive_markdown': keepalive_markdown, 'keepalive_xml': keepalive_xml}
+        return {'keepalive_table': keepalive_table, 'keepalive_fleet': keepalive_fleet}

@@ -51,7 +51,8 @@ def _key_direction(key):
 
 
 def _key_verdict(key):
-    return verdict(key >> 5, (key >> 1) & 15)
+    state = key >> 5
+    return verdict(state, (key >> 1) & 15, inbound=bool(key & 1) and state != LISTEN)
 
 
 def open_records(source='auto'):
@@ -80,16 +81,18 @@ def open_records(source='auto'):
 
 
 def gather(records, owners=None, states=None, directions=None, ports=None, processes=None,
-           only_missing=False, limit=1000, remote_ports=None, inodes=None):
+           only_missing=False, limit=1000, remote_ports=None, inodes=None, units=None):
     """Count every record and return (connections, summary).
 
     ``records`` must list listening sockets before the connections they accepted (see
     open_records). ``owners`` is a scanned SocketOwners or None. The filters select what is
     returned in ``connections`` (``ports`` matches either end, ``remote_ports`` the remote end,
-    ``inodes`` a set of socket inodes); ``summary`` always counts every socket read.
+    ``processes`` and ``units`` the owners' names and systemd units, ``inodes`` a set of socket
+    inodes); ``summary`` always counts every socket read.
     """
-    if processes and owners is None:
-        raise GatherError('processes needs owners: true (the owner of each socket must be looked up)')
+    for needs, given in (('processes', processes), ('units', units)):
+        if given and owners is None:
+            raise GatherError('%s needs owners: true (the owner of each socket must be looked up)' % needs)
     state_codes = set(STATE_CODES[s] for s in states) if states else None
     wanted_dirs = set(directions) if directions else None
 
@@ -112,6 +115,7 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
     raw_ports = set(socket.htons(p) for p in ports) if ports else None
     raw_remote = set(socket.htons(p) for p in remote_ports) if remote_ports else None
     names = set(processes) if processes else None
+    unit_names = set(u if '.' in u else u + '.service' for u in units) if units else None
     by_inode = owners.by_inode if owners is not None else None
 
     counts = [0] * _KEYS
@@ -139,7 +143,9 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
                 continue
             if inodes is not None and rec[inode_at] not in inodes:
                 continue
-            if names is not None and not _owned_by(owners, rec[inode_at], names):
+            if names is not None and not _owned_by(owners, rec[inode_at], names, 0):
+                continue
+            if unit_names is not None and not _owned_by(owners, rec[inode_at], unit_names, 1):
                 continue
             matched += 1
             if matched <= limit:
@@ -149,9 +155,10 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
     return entries, summary
 
 
-def _owned_by(owners, inode, names):
+def _owned_by(owners, inode, names, field):
+    """Whether a process holding ``inode`` has its name (``field`` 0) or its unit (1) in ``names``."""
     for pid in owners.pids(inode):
-        if owners.process(pid)[0] in names:
+        if owners.process(pid)[field] in names:
             return True
     return False
 

@@ -23,11 +23,17 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record imp
 ENABLED, DISABLED, UNKNOWN, NOT_APPLICABLE = 'enabled', 'disabled', 'unknown', 'not_applicable'
 VERDICTS = (ENABLED, DISABLED, UNKNOWN, NOT_APPLICABLE)
 
+# Each connection carries one of these codes as its ``reason``; the sentences are returned once, as a legend.
 REASONS = {
     'enabled': 'keep-alive timer armed: the program set SO_KEEPALIVE on this socket',
+    'inherited': ('keep-alive timer armed: this accepted connection inherited SO_KEEPALIVE from the listening '
+                  'socket that accepted it'),
     'disabled': ('no keep-alive timer: the program never set SO_KEEPALIVE on this socket; the '
                  'net.ipv4.tcp_keepalive_* sysctls are only defaults for sockets that set it and '
                  'cannot turn it on'),
+    'not_inherited': ('no keep-alive timer: the listening socket that accepted this connection never set '
+                      'SO_KEEPALIVE (accepted connections inherit it), and the program did not set it since; the '
+                      'sysctls cannot turn it on'),
     'retransmit': ('a retransmission timer is pending and hides any keep-alive timer; '
                    'look again once the data is acknowledged'),
     'persist': ('a zero-window probe timer is pending (the peer is not reading) and hides any '
@@ -41,22 +47,25 @@ REASONS = {
 }
 
 
-def verdict(state, timer):
-    """(verdict, reason) for a socket's state code and timer code."""
+def verdict(state, timer, inbound=False):
+    """(verdict, reason code) for a socket's state code and timer code; REASONS[code] says it in a sentence.
+
+    ``inbound``: the connection was accepted from a local listener, whose SO_KEEPALIVE it inherits.
+    """
     if state in (ESTABLISHED, CLOSE_WAIT):
         if timer == TIMER_KEEPALIVE:
-            return ENABLED, REASONS['enabled']
+            return ENABLED, 'inherited' if inbound else 'enabled'
         if timer == TIMER_OFF:
-            return DISABLED, REASONS['disabled']
+            return DISABLED, 'not_inherited' if inbound else 'disabled'
         if timer == TIMER_ON:
-            return UNKNOWN, REASONS['retransmit']
+            return UNKNOWN, 'retransmit'
         if timer == TIMER_PERSIST:
-            return UNKNOWN, REASONS['persist']
-        return UNKNOWN, REASONS['other_timer']
+            return UNKNOWN, 'persist'
+        return UNKNOWN, 'other_timer'
     if state == LISTEN:
-        return NOT_APPLICABLE, REASONS['listen']
+        return NOT_APPLICABLE, 'listen'
     if state == TIME_WAIT:
-        return NOT_APPLICABLE, REASONS['time_wait']
+        return NOT_APPLICABLE, 'time_wait'
     if STATE_NAMES.get(state) in ('syn_sent', 'syn_recv', 'new_syn_recv'):
-        return NOT_APPLICABLE, REASONS['handshake']
-    return NOT_APPLICABLE, REASONS['closing']
+        return NOT_APPLICABLE, 'handshake'
+    return NOT_APPLICABLE, 'closing'

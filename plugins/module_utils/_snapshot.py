@@ -42,9 +42,10 @@ def snapshot(source='auto', owners=True, inspect=False, pids=None, **filters):
     ``inspect``: add each returned connection's live settings (``settings``), read with pidfd_getfd.
     ``pids``: scan only these processes, and return only the sockets they hold (the live fix then
     borrows them through the same owners).
-    ``filters`` are gather()'s: states, directions, ports, remote_ports, processes, only_missing, limit.
+    ``filters`` are gather()'s: states, directions, ports, remote_ports, processes, units, only_missing, limit.
     """
-    for needs, given in (('inspect', inspect), ('processes', filters.get('processes')), ('pids', pids is not None)):
+    for needs, given in (('inspect', inspect), ('processes', filters.get('processes')), ('units', filters.get('units')),
+                         ('pids', pids is not None)):
         if given and not owners:
             raise GatherError('%s needs owners: true (each socket\'s owner must be looked up)' % needs)
     scanned = None

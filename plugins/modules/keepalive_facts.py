@@ -31,7 +31,7 @@ options:
     elements: str
     choices: [established, syn_sent, syn_recv, fin_wait1, fin_wait2, time_wait, close, close_wait,
               last_ack, listen, closing]
-  direction:
+  directions:
     description:
       - Return only connections in these directions.
       - C(inbound) sockets were accepted from a local listener (their local port is a listening
@@ -39,17 +39,7 @@ options:
     type: list
     elements: str
     choices: [inbound, outbound, listen]
-  ports:
-    description:
-      - Return only connections whose local or remote port is one of these.
-    type: list
-    elements: int
-  processes:
-    description:
-      - Return only connections held by processes with these names (as in C(/proc/PID/comm)).
-      - Needs O(owners=true).
-    type: list
-    elements: str
+    aliases: [direction]
   only_missing:
     description:
       - Return only connections whose keep-alive is C(disabled).
@@ -58,10 +48,12 @@ options:
   limit:
     description:
       - At most this many connections are returned. The summary still counts every socket, and
-        C(summary.left_out) says how many matching connections were not returned.
-      - V(0) returns the summary only.
+        C(summary.left_out) says how many matching connections were not returned; a warning says so
+        too, with how to see them.
+      - V(0) returns the summary only. The default keeps the output of an ad hoc run readable on a busy host;
+        raise it, or narrow the selection with the filters above, to list more.
     type: int
-    default: 1000
+    default: 100
   owners:
     description:
       - Find the process(es) and systemd unit holding each socket, by matching socket inodes with
@@ -86,6 +78,7 @@ options:
     choices: [auto, netlink, proc]
     default: auto
 extends_documentation_fragment:
+  - linuxnet.keepalive.connections
   - linuxnet.keepalive.attributes
   - linuxnet.keepalive.attributes.read_only
 attributes:
@@ -95,6 +88,7 @@ attributes:
   platform:
     description: Linux only; reads the network namespace the module runs in.
 notes:
+  - O(processes), O(units) and O(inspect) need O(owners=true).
   - A container has its own network namespace; run the module inside it to see its connections.
   - The kernel shows one pending timer per socket. An established socket with a retransmission
     or zero-window probe pending hides its keep-alive timer; such connections are C(unknown).
@@ -115,7 +109,7 @@ EXAMPLES = r'''
 - name: Only established outbound connections that run without keep-alive
   linuxnet.keepalive.keepalive_facts:
     only_missing: true
-    direction: [outbound]
+    directions: [outbound]
     states: [established]
 
 - name: Show which processes hold connections without keep-alive
@@ -253,10 +247,15 @@ ansible_facts:
               choices: [enabled, disabled, unknown, not_applicable]
               sample: disabled
             reason:
-              description: Why, in a sentence.
+              description:
+                - Why, as a short code; C(reasons) gives each code's sentence once.
+                - C(enabled) (the program set C(SO_KEEPALIVE)), C(inherited) (an accepted connection, which
+                  inherited it from its listener), C(disabled) (never set), C(not_inherited) (an accepted
+                  connection whose listener never set it), C(retransmit) or C(persist) (another pending timer
+                  hides the answer), C(other_timer), C(listen), C(time_wait), C(handshake), C(closing).
               type: str
               returned: always
-              sample: "no keep-alive timer: the program never set SO_KEEPALIVE on this socket; ..."
+              sample: disabled
             pids:
               description: The processes holding the socket (several after fork()).
               type: list
@@ -282,6 +281,11 @@ ansible_facts:
               description: Why the settings could not be read.
               type: str
               returned: when O(inspect=true) and the settings could not be read
+        reasons:
+          description: The sentence of each C(reason) code found in C(connections), once.
+          returned: always
+          type: dict
+          sample: {"disabled": "no keep-alive timer: the program never set SO_KEEPALIVE on this socket; ..."}
         summary:
           description: Counts over every socket read, whatever the filters and O(limit).
           returned: always
@@ -337,6 +341,14 @@ ansible_facts:
               description: Such connections whose process was not found (exited, or not visible).
               type: int
               returned: always
+msg:
+  description:
+    - The essentials for a person, in a line or two - sockets, established outbound connections without
+      keep-alive, the processes holding most of them, and the kernel defaults.
+  returned: always
+  type: str
+  sample: "1002 TCP sockets, 750 established outbound without keep-alive (python3 (app.service) 700, curl 50);
+    kernel defaults time 7200 s, intvl 75 s, probes 9 (used only by sockets that set SO_KEEPALIVE)"
 lines_skipped:
   description: Lines of C(/proc/net/tcp*) that could not be decoded and were skipped.
   returned: always
@@ -357,6 +369,8 @@ processes_vanished:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError, read_defaults
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_verdict import REASONS
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import summary_line
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import STATE_CODES
 
@@ -365,11 +379,14 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             states=dict(type='list', elements='str', choices=sorted(s for s in STATE_CODES if s != 'new_syn_recv')),
-            direction=dict(type='list', elements='str', choices=['inbound', 'outbound', 'listen']),
+            directions=dict(type='list', elements='str', choices=['inbound', 'outbound', 'listen'],
+                            aliases=['direction']),
             ports=dict(type='list', elements='int'),
-            processes=dict(type='list', elements='str'),
+            remote_ports=dict(type='list', elements='int'),
+            processes=dict(type='list', elements='str', aliases=['process']),
+            units=dict(type='list', elements='str', aliases=['unit']),
             only_missing=dict(type='bool', default=False),
-            limit=dict(type='int', default=1000),
+            limit=dict(type='int', default=100),
             owners=dict(type='bool', default=True),
             inspect=dict(type='bool', default=False),
             source=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc']),
@@ -379,13 +396,15 @@ def main():
     params = module.params
     if params['limit'] < 0:
         module.fail_json(msg='limit must be 0 or more (0 returns the summary only), not %d' % params['limit'])
-    bad_ports = [p for p in params['ports'] or [] if not 0 <= p <= 65535]
-    if bad_ports:
-        module.fail_json(msg='ports must be between 0 and 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
+    for option in ('ports', 'remote_ports'):
+        bad_ports = [p for p in params[option] or [] if not 1 <= p <= 65535]
+        if bad_ports:
+            module.fail_json(msg='%s must be from 1 to 65535; not allowed: %s' % (option, ', '.join(map(str, bad_ports))))
     try:
         found = snapshot(params['source'], owners=params['owners'], inspect=params['inspect'],
-                         states=params['states'], directions=params['direction'], ports=params['ports'],
-                         processes=params['processes'], only_missing=params['only_missing'], limit=params['limit'])
+                         states=params['states'], directions=params['directions'], ports=params['ports'],
+                         remote_ports=params['remote_ports'], processes=params['processes'], units=params['units'],
+                         only_missing=params['only_missing'], limit=params['limit'])
         defaults = read_defaults()
     except GatherError as exc:
         module.fail_json(msg=str(exc))
@@ -401,18 +420,26 @@ def main():
         module.warn('could not read the open files of %d process(es) (root is needed for other users\' '
                     'processes): their sockets show no owner' % owners.unreadable)
 
+    if found.summary['left_out']:
+        module.warn('%d matching connections were left out of the list by limit=%d (%d listed; the summary counts them '
+                    'all): raise limit, or narrow the selection with only_missing, states, directions, ports, processes or units'
+                    % (found.summary['left_out'], params['limit'], found.summary['returned']))
+
     counts = {}
     if owners is not None:
         counts = {'processes_unreadable': owners.unreadable, 'processes_vanished': owners.vanished}
+    facts = {
+        'source': found.source,
+        'defaults': defaults,
+        'connections': found.connections,
+        'reasons': dict((c['reason'], REASONS[c['reason']]) for c in found.connections),
+        'summary': found.summary,
+    }
     module.exit_json(
         changed=False,
+        msg=summary_line(facts),
         lines_skipped=skipped,
-        ansible_facts={'keepalive': {
-            'source': found.source,
-            'defaults': defaults,
-            'connections': found.connections,
-            'summary': found.summary,
-        }},
+        ansible_facts={'keepalive': facts},
         **counts
     )
 

@@ -24,32 +24,19 @@ description:
 author:
   - linuxnet.keepalive maintainers (@linuxnet)
 options:
-  pid:
+  pids:
     description:
-      - Processes selected by pid. A thread id is refused with the id of its process.
-      - One of O(pid), O(process) or O(unit) is required.
+      - Only connections held by these processes, by pid. A thread id is refused with the id of its process.
     type: list
     elements: int
-  process:
-    description: Processes selected by name (as in C(/proc/PID/comm)). One of O(pid), O(process) or O(unit) is required.
-    type: list
-    elements: str
-  unit:
-    description:
-      - Processes selected by systemd unit (C(.service) is added to a name without a type).
-      - One of O(pid), O(process) or O(unit) is required.
-    type: list
-    elements: str
-  remote_ports:
-    description: Only connections to these remote ports.
-    type: list
-    elements: int
-  direction:
+    aliases: [pid]
+  directions:
     description: Only connections in these directions (see M(linuxnet.keepalive.keepalive_facts)).
     type: list
     elements: str
     choices: [inbound, outbound]
     default: [outbound]
+    aliases: [direction]
   states:
     description: Only connections in these TCP states.
     type: list
@@ -88,6 +75,7 @@ attributes:
   platform:
     description: Linux 5.6 or later; root (ptrace permission over the selected processes).
 extends_documentation_fragment:
+  - linuxnet.keepalive.connections
   - linuxnet.keepalive.attributes
 notes:
   - A failure for one process or socket (no permission, process gone, kernel too old, a seccomp or
@@ -95,6 +83,8 @@ notes:
     module fails only when it could change none of the sockets it was asked to change.
   - A socket shared by several processes is changed once, through the first of them.
   - Sockets already at the requested values are not changed, so a second run reports no change.
+  - At least one of O(pids), O(processes) or O(units) is required, to select the processes whose
+    connections are changed; O(ports) and O(remote_ports) narrow it further.
 seealso:
   - module: linuxnet.keepalive.keepalive_facts
 '''
@@ -102,21 +92,21 @@ seealso:
 EXAMPLES = r'''
 - name: Keep-alive on every established outbound connection of a running service, no restart
   linuxnet.keepalive.keepalive_sockets:
-    unit: [legacy-app.service]
+    units: [legacy-app.service]
     idle: 60
     interval: 15
     count: 4
 
 - name: Only the connections of java processes to the database, with a user timeout
   linuxnet.keepalive.keepalive_sockets:
-    process: [java]
+    processes: [java]
     remote_ports: [5432]
     idle: 120
     user_timeout: 240000
 
 - name: Read what a process's sockets are set to
   linuxnet.keepalive.keepalive_sockets:
-    pid: [1234]
+    pids: [1234]
     inspect: true
   register: sockets
 '''
@@ -226,11 +216,13 @@ def settings_text(values):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            pid=dict(type='list', elements='int'),
-            process=dict(type='list', elements='str'),
-            unit=dict(type='list', elements='str'),
+            pids=dict(type='list', elements='int', aliases=['pid']),
+            processes=dict(type='list', elements='str', aliases=['process']),
+            units=dict(type='list', elements='str', aliases=['unit']),
+            ports=dict(type='list', elements='int'),
             remote_ports=dict(type='list', elements='int'),
-            direction=dict(type='list', elements='str', default=['outbound'], choices=['inbound', 'outbound']),
+            directions=dict(type='list', elements='str', default=['outbound'], choices=['inbound', 'outbound'],
+                            aliases=['direction']),
             states=dict(type='list', elements='str', default=['established'],
                         choices=['established', 'close_wait', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2',
                                  'closing', 'last_ack']),
@@ -241,7 +233,7 @@ def main():
             user_timeout=dict(type='int'),
             inspect=dict(type='bool', default=False),
         ),
-        required_one_of=[('pid', 'process', 'unit')],
+        required_one_of=[('pids', 'processes', 'units')],
         supports_check_mode=True,
     )
     params = module.params
@@ -250,13 +242,14 @@ def main():
         validate(wanted)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    bad_ports = [p for p in params['remote_ports'] or [] if not 1 <= p <= 65535]
-    if bad_ports:
-        module.fail_json(msg='remote_ports must be from 1 to 65535; not allowed: %s' % ', '.join(map(str, bad_ports)))
+    for option in ('ports', 'remote_ports'):
+        bad_ports = [p for p in params[option] or [] if not 1 <= p <= 65535]
+        if bad_ports:
+            module.fail_json(msg='%s must be from 1 to 65535; not allowed: %s' % (option, ', '.join(map(str, bad_ports))))
 
-    pids, not_found = select_pids(params['pid'], params['process'], params['unit'])
+    pids, not_found = select_pids(params['pids'], params['processes'], params['units'])
     try:
-        found = snapshot(pids=pids, states=params['states'], directions=params['direction'],
+        found = snapshot(pids=pids, states=params['states'], directions=params['directions'], ports=params['ports'],
                          remote_ports=params['remote_ports'], limit=1 << 30)
     except GatherError as exc:
         module.fail_json(msg=str(exc))

@@ -139,8 +139,9 @@ def test_verdicts_directions_and_reasons(run):
     rows = by_key(facts(run['results']['netlink'])['connections'])
     out = dict(((c['local_port'], c['state']), c) for c in rows.values() if c['direction'] == 'outbound')
     plain = out[(zoo['plain'], 'established')]
-    assert (plain['keepalive'], plain['timer']) == ('disabled', 'off')
-    assert 'SO_KEEPALIVE' in plain['reason'] and 'cannot turn it on' in plain['reason']
+    assert (plain['keepalive'], plain['timer'], plain['reason']) == ('disabled', 'off', 'disabled')
+    legend = facts(run['results']['netlink'])['reasons']
+    assert 'SO_KEEPALIVE' in legend['disabled'] and 'cannot turn it on' in legend['disabled']
     assert out[(zoo['keepalive'], 'established')]['keepalive'] == 'enabled'
     # keep-alive with the namespace default (600 s) and with a socket's own TCP_KEEPIDLE
     assert 500 < out[(zoo['keepalive'], 'established')]['timer_expires'] <= 600
@@ -152,12 +153,15 @@ def test_verdicts_directions_and_reasons(run):
 
     inbound = [c for c in rows.values() if c['direction'] == 'inbound']
     mapped = [c for c in inbound if c['remote_port'] == zoo['mapped']]
+    # accepted connections inherit keep-alive from their listener, or not
+    assert set(c['reason'] for c in inbound if c['keepalive'] == 'disabled') == {'not_inherited'}
+    assert 'the listening socket that accepted this connection never set SO_KEEPALIVE' in legend['not_inherited']
     assert mapped and mapped[0]['family'] == 'inet6' and mapped[0]['local_address'] == '::ffff:127.0.0.1'
     listeners = [c for c in rows.values() if c['state'] == 'listen']
     assert sorted(c['local_port'] for c in listeners) == [7100, 7106]
     for listener in listeners:
         assert (listener['direction'], listener['keepalive'], listener['timer']) == ('listen', 'not_applicable', 'off')
-        assert 'never show a keep-alive timer' in listener['reason']
+        assert listener['reason'] == 'listen' and 'never show a keep-alive timer' in legend['listen']
 
 
 def test_owners_and_culprits(run):

@@ -12,8 +12,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-facts() {  # facts HOST CONNECTION TITLE [MODULE ARGS]
-  python3 "$here/facts_table.py" "$@"
+report() {  # report HOST CONNECTION [EXTRA VARS]: the collection's own report playbook, as a user runs it
+  ANSIBLE_NOCOLOR=1 ANSIBLE_CALLBACK_RESULT_FORMAT=yaml ANSIBLE_LOCALHOST_WARNING=false \
+    ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 \
+    ansible-playbook -i "$1," -c "$2" linuxnet.keepalive.report -e "${3:-{\}}" \
+    | sed -n '/msg:/,/^$/p' | sed -e '1d' -e "s/^    - '\{0,1\}//" -e "s/'\$//"
 }
 
 echo "== booting a disposable container ($image)"
@@ -64,8 +67,10 @@ echo "\$ ss -tno state established   (inside the container, after the live fix)"
 podman exec "$name" ss -tno state established
 echo
 
-facts "$name" containers.podman.podman "keepalive_facts in the container"
-facts localhost local "keepalive_facts on this machine (read-only)" "direction=outbound,inbound"
+echo "== linuxnet.keepalive.report on the container"
+report "$name" containers.podman.podman
+echo "== linuxnet.keepalive.report on this machine (read-only)"
+report localhost local '{"keepalive_report_directions": ["outbound", "inbound"]}'
 
 echo
 python3 "$here/middlebox.py" demo

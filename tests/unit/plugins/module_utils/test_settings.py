@@ -8,9 +8,6 @@ __metaclass__ = type
 import os
 import re
 
-import yaml
-
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
     BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, write_running,
 )
@@ -65,9 +62,3 @@ def test_the_shims_limits_are_the_tables():
         low, high = found[key]
         high = 2147483647 if high == 'INT_MAX' else int(high)
         assert (low, high) == (BY_NAME[name].low, BY_NAME[name].high), key
-
-
-def test_the_compliance_playbooks_rules_are_the_policys():
-    plays = yaml.safe_load(read('playbooks', 'compliance.yml'))
-    rules = [play['vars']['__rules'] for play in plays if '__rules' in play.get('vars', {})]
-    assert rules == [list(RULES)]

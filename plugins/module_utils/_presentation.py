@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright: linuxnet.keepalive contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How a host's keep-alive facts and a fleet's compliance are shown to a person: one place for both.
+
+summary_line() is keepalive_facts' ``msg``; facts_table() is the table of the keepalive_table
+filter (and of `make demo`); fleet() assembles the compliance playbook's report, with every
+untrusted text (process and unit names, host names, error messages) escaped for each format.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._report_text import (
+    markdown_cell, printable, xml_text,
+)
+
+TABLE_ROWS = 15
+
+
+def owner(process, unit):
+    """'python3 (app.service)', 'curl', or '?' for an unknown owner, printable."""
+    name = printable(process) if process else '?'
+    return '%s (%s)' % (name, printable(unit)) if unit else name
+
+
+def summary_line(facts, top=3):
+    """keepalive_facts' one- or two-line summary: sockets, those without keep-alive, top culprits, defaults."""
+    summary, defaults = facts['summary'], facts['defaults']
+    line = '%d TCP sockets, %d established outbound without keep-alive' % (
+        summary['total'], summary['outbound_without_keepalive'])
+    culprits = summary.get('culprits') or []
+    if culprits:
+        named = ', '.join('%s %d' % (owner(c['process'], c['unit']), c['connections']) for c in culprits[:top])
+        more = len(culprits) - top
+        line += ' (%s%s)' % (named, ', and %d more' % more if more > 0 else '')
+    line += ('; kernel defaults time %(time)d s, intvl %(intvl)d s, probes %(probes)d '
+             '(used only by sockets that set SO_KEEPALIVE)' % defaults)
+    return line
+
+
+def _address(address, port):
+    return '[%s]:%d' % (address, port) if ':' in address else '%s:%d' % (address, port)
+
+
+def facts_table(facts, title=None, rows=TABLE_ROWS):
+    """keepalive_facts' result as lines a person reads: defaults, connections without keep-alive, culprits, counts."""
+    summary, defaults = facts['summary'], facts['defaults']
+    lines = []
+    if title:
+        lines.append('== %s' % printable(title))
+    lines.append('kernel defaults: tcp_keepalive_time=%(time)ss intvl=%(intvl)ss probes=%(probes)s '
+                 '(used only by sockets that set SO_KEEPALIVE)' % defaults)
+    lines.append('')
+    missing = [c for c in facts['connections'] if c['keepalive'] == 'disabled']
+    if missing:
+        lines.append('connections without keep-alive (%d; first %d shown):'
+                     % (summary['by_verdict']['disabled'], min(rows, len(missing))))
+        lines.append('  %-9s %-11s %-24s %-24s %-18s %s' % ('direction', 'state', 'local', 'remote', 'process', 'unit'))
+        for conn in missing[:rows]:
+            lines.append('  %-9s %-11s %-24s %-24s %-18s %s' % (
+                conn['direction'], conn['state'], _address(conn['local_address'], conn['local_port']),
+                _address(conn['remote_address'], conn['remote_port']),
+                '%s[%s]' % (printable(conn.get('process')) or '?', ','.join(str(p) for p in conn.get('pids', [])) or '-'),
+                printable(conn.get('unit')) or '-'))
+    else:
+        lines.append('no connection without keep-alive')
+    lines.append('')
+    if summary.get('culprits'):
+        lines.append('processes holding established outbound connections without keep-alive:')
+        for culprit in summary['culprits']:
+            lines.append('  %4d  %-16s %-30s pids %s' % (culprit['connections'], printable(culprit['process']) or '?',
+                                                         printable(culprit['unit']) or '-',
+                                                         ','.join(str(p) for p in culprit['pids'])))
+        lines.append('')
+    lines.append('summary: %d sockets (source: %s)' % (summary['total'], facts['source']))
+    for direction in ('outbound', 'inbound', 'listen'):
+        counts = summary['by_direction_verdict'][direction]
+        lines.append('  %-9s enabled %-6d disabled %-6d unknown %-6d not applicable %d' % (
+            direction, counts['enabled'], counts['disabled'], counts['unknown'], counts['not_applicable']))
+    return lines
+
+
+def _host_row(name, result):
+    """One host of the fleet report, from what keepalive_check returned there (or its failure)."""
+    result = result or {}
+    reached = 'compliant' in result
+    summary = result.get('summary') or {}
+    by_rule = summary.get('by_rule') or {}
+    violations = result.get('violations') or []
+    return {
+        'host': name, 'reached': reached, 'compliant': bool(result.get('compliant', False)),
+        'violations': violations, 'violations_left_out': result.get('violations_left_out', 0),
+        'violation_count': sum(by_rule.values()), 'not_examined': result.get('not_examined', 0),
+        'by_rule': by_rule, 'offenders': summary.get('offenders') or [], 'defaults': summary.get('defaults') or {},
+        'error': '' if reached else (result.get('msg') or 'unreachable'),
+    }
+
+
+def _violation_text(violation):
+    text = '%s: found %s; expected %s' % (violation['subject'], violation['found'], violation['expected'])
+    if violation.get('subject_kind') == 'connection':
+        text += ' (%s, %s)' % (violation.get('process') or '?', violation.get('unit') or 'no unit')
+    return '%s. Fix: %s' % (text, violation['fix'])
+
+
+def fleet(results, rules):
+    """The compliance report of a fleet: {host name: keepalive_check's result, or its failure} -> a dict.
+
+    ``hosts``: the rows of the JSON report (raw, as the module returned them); ``markdown``: the
+    table's rows as escaped cells; ``junit``: suites of test cases (one per host and rule) with
+    escaped text; the counts for the headline.
+    """
+    rows = [_host_row(name, results[name]) for name in sorted(results)]
+    markdown, suites = [], []
+    failures = 0
+    for row in rows:
+        if row['compliant']:
+            status = 'yes'
+        elif row['reached']:
+            status = 'no'
+        else:
+            status = 'not checked: ' + row['error']
+        if row['reached'] and row['not_examined']:
+            status += ' (%d connections not examined)' % row['not_examined']
+        host_rules = sorted(set(v['rule'] for v in row['violations'] if v.get('subject_kind') == 'host'),
+                            key=list(rules).index)
+        worst = [markdown_cell(name) for name in row['offenders']] + host_rules
+        markdown.append([markdown_cell(row['host']), markdown_cell(status), str(row['violation_count']), ', '.join(worst)])
+        cases = []
+        for rule in rules:
+            case = {'name': rule, 'error': None, 'failure': None}
+            count = row['by_rule'].get(rule, 0)
+            if not row['reached']:
+                case['error'] = xml_text(row['error'])
+            elif count:
+                failures += 1
+                listed = [v for v in row['violations'] if v['rule'] == rule]
+                lines = [xml_text(_violation_text(v)) for v in listed]
+                if count > len(listed):
+                    lines.append('and %d more, not listed (keepalive_violation_limit)' % (count - len(listed)))
+                case['failure'] = {'message': '%d violation(s) of %s' % (count, rule), 'lines': lines}
+            cases.append(case)
+        suites.append({'name': xml_text(row['host']), 'cases': cases})
+    return {
+        'hosts': rows, 'markdown': markdown, 'junit': suites, 'rules': list(rules),
+        'compliant_count': sum(1 for row in rows if row['compliant']), 'host_count': len(rows),
+        'failures': failures, 'not_compliant': [row['host'] for row in rows if not row['compliant']],
+    }

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.linuxnet.keepalive.plugins.filter.keepalive_report import FilterModule
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import summary_line
+
+FILTERS = FilterModule().filters()
+COUNTS = {'enabled': 0, 'disabled': 0, 'unknown': 0, 'not_applicable': 0}
+
+
+def facts(connections=(), culprits=()):
+    return {
+        'source': 'netlink', 'defaults': {'time': 7200, 'intvl': 75, 'probes': 9},
+        'connections': list(connections),
+        'summary': {'total': 12, 'outbound_without_keepalive': 3, 'culprits': list(culprits),
+                    'by_verdict': dict(COUNTS, disabled=3),
+                    'by_direction_verdict': {'outbound': dict(COUNTS, disabled=3, enabled=2), 'inbound': dict(COUNTS),
+                                             'listen': dict(COUNTS, not_applicable=1)}},
+    }
+
+
+def conn(process='python3', remote='10.0.0.9', port=5432):
+    return {'direction': 'outbound', 'state': 'established', 'local_address': '10.0.0.5', 'local_port': 40000,
+            'remote_address': remote, 'remote_port': port, 'keepalive': 'disabled', 'process': process,
+            'unit': 'app.service', 'pids': [7, 8]}
+
+
+def test_the_table_shows_defaults_connections_culprits_and_counts():
+    lines = FILTERS['keepalive_table'](facts([conn(), conn(remote='2001:db8::1')],
+                                             [{'process': 'python3', 'unit': 'app.service', 'pids': [7], 'connections': 3}]),
+                                       'web1')
+    assert lines[0] == '== web1'
+    assert lines[1].startswith('kernel defaults: tcp_keepalive_time=7200s intvl=75s probes=9')
+    assert 'connections without keep-alive (3; first 2 shown):' in lines
+    assert any('10.0.0.5:40000' in l and '10.0.0.9:5432' in l and 'python3[7,8]' in l for l in lines)
+    assert any('[2001:db8::1]:5432' in l for l in lines)
+    assert any(l.strip().startswith('3  python3') for l in lines)
+    assert lines[-3].startswith('  outbound  enabled 2      disabled 3')
+
+
+def test_hostile_names_stay_on_their_line():
+    lines = FILTERS['keepalive_table'](facts([conn(process='x\n# fake\x1b')]))
+    assert not any(l.startswith('# fake') for l in lines)
+    assert any('x\\x0a# fake\\x1b[7,8]' in l for l in lines)
+
+
+def test_the_table_refuses_what_is_not_keepalive_facts():
+    with pytest.raises(AnsibleFilterError, match='keepalive_facts'):
+        FILTERS['keepalive_table']({'something': 1})
+
+
+def test_summary_line_names_top_culprits_and_defaults():
+    culprits = [{'process': 'p%d' % i, 'unit': None, 'pids': [i], 'connections': 5 - i} for i in range(5)]
+    assert summary_line(facts(culprits=culprits)) == (
+        '12 TCP sockets, 3 established outbound without keep-alive (p0 5, p1 4, p2 3, and 2 more); kernel '
+        'defaults time 7200 s, intvl 75 s, probes 9 (used only by sockets that set SO_KEEPALIVE)')
+
+
+def checked(compliant, by_rule=None, violations=(), offenders=(), left_out=0):
+    return {'compliant': compliant, 'violations': list(violations), 'violations_left_out': left_out, 'not_examined': 0,
+            'summary': {'by_rule': dict(dict((r, 0) for r in RULES), **(by_rule or {})), 'offenders': list(offenders),
+                        'defaults': {'time': 120, 'intvl': 30, 'probes': 4}}}
+
+
+def test_the_fleet_report_counts_every_violation_and_escapes_every_format():
+    violation = {'rule': 'connection_keepalive', 'subject_kind': 'connection', 'subject': '10.0.0.5:1 -> 10.0.0.9:2',
+                 'found': 'no keep-alive', 'expected': 'SO_KEEPALIVE set', 'fix': 'keepalive_sockets',
+                 'process': 'a|b\n# h', 'unit': None}
+    hostvars = {
+        'good': {'keepalive_compliance': checked(True)},
+        'leaky': {'keepalive_compliance': checked(False, {'connection_keepalive': 3}, [violation],
+                                                  ['a|b\n# h (no unit): 3'], left_out=2)},
+        'down': {'keepalive_compliance': {'failed': True, 'msg': 'bad <policy> & "x"'}},
+        'never': {},
+    }
+    report = FILTERS['keepalive_fleet'](hostvars, ['leaky', 'good', 'down', 'never'])
+    assert [r['host'] for r in report['hosts']] == ['down', 'good', 'leaky', 'never']
+    assert (report['compliant_count'], report['host_count'], report['failures']) == (1, 4, 1)
+    assert report['not_compliant'] == ['down', 'leaky', 'never'] and report['rules'] == list(RULES)
+    down, good, leaky, never = report['markdown']
+    assert good == ['good', 'yes', '0', ''] and leaky[:3] == ['leaky', 'no', '3']
+    assert leaky[3] == 'a\\|b\\\\x0a\\# h (no unit): 3'
+    assert down[1] == 'not checked: bad \\<policy\\> \\& "x"' and never[1] == 'not checked: unreachable'
+    suites = dict((s['name'], s) for s in report['junit'])
+    case = [c for c in suites['leaky']['cases'] if c['name'] == 'connection_keepalive'][0]
+    assert case['failure']['message'] == '3 violation(s) of connection_keepalive'
+    assert case['failure']['lines'][-1] == 'and 2 more, not listed (keepalive_violation_limit)'
+    for line in case['failure']['lines'] + [c['error'] for c in suites['down']['cases']]:
+        ET.fromstring('<a b="%s">%s</a>' % (line, line))  # well-formed in an attribute and an element
+    assert all(c['error'] and 'bad &lt;policy&gt;' in c['error'] for c in suites['down']['cases'])
