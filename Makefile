@@ -60,7 +60,7 @@ $(VENV)/.installed: requirements-dev.txt | deps
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	@echo "installing the Python toolchain into .venv"
 	@$(VENV)/bin/pip install -q -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	@$(VENV)/bin/python -c "import ansible, molecule, testinfra, pytest" 
+	@$(VENV)/bin/python -c "import ansible, molecule, testinfra, pytest, antsibull_docs" 
 	@mkdir -p $(CACHE)/wheels
 	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/wheels pip==$(ANSIBLE_TEST_PIP) 2>&1 | grep -v "^WARNING: Location" || true
 	@touch $@
@@ -103,6 +103,7 @@ lint: setup
 	yamllint -s .
 	ansible-lint --offline
 	antsibull-changelog lint
+	cd $(COLLECTIONS)/ansible_collections/linuxnet/keepalive && antsibull-docs lint-collection-docs --plugin-docs .
 	@test ! -s tests/sanity/ignore-2.19.txt || { echo "tests/sanity/ignore-2.19.txt must stay empty"; exit 1; }
 
 sanity: setup
@@ -117,10 +118,12 @@ integration: setup
 	pytest -p no:cacheprovider tests/integration -q
 
 build: setup
+	@$(VENV)/bin/python tests/rig/check_release.py
 	@rm -rf $(CACHE)/build && mkdir -p $(CACHE)/build/installed
 	ansible-galaxy collection build --force --output-path $(CACHE)/build .
 	ansible-galaxy collection install --force -p $(CACHE)/build/installed $(CACHE)/build/linuxnet-keepalive-*.tar.gz
 	@tar -tzf $(CACHE)/build/linuxnet-keepalive-*.tar.gz | grep -E '^(tests|molecule|\.venv|\.cache)/' && { echo "build_ignore let test files into the artifact"; exit 1; } || true
+	@tar -tzf $(CACHE)/build/linuxnet-keepalive-*.tar.gz | grep -x 'CHANGELOG.rst' >/dev/null || { echo "the artifact carries no release notes (CHANGELOG.rst)"; exit 1; }
 	@for m in $$(ls plugins/modules/*.py 2>/dev/null | xargs -n1 basename | sed 's/\.py$$//'); do \
 	  ANSIBLE_COLLECTIONS_PATH=$(CACHE)/build/installed ansible-doc linuxnet.keepalive.$$m >/dev/null || exit 1; \
 	  echo "ansible-doc linuxnet.keepalive.$$m: ok"; \

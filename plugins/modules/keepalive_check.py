@@ -200,6 +200,11 @@ violations:
       type: list
       elements: int
       returned: for connection violations
+    remote_port:
+      description: The connection's remote port.
+      type: int
+      returned: for connection violations
+      sample: 5432
 violations_left_out:
   description: Connection violations found but not listed because of O(limit). They are counted in RV(summary).
   returned: always
@@ -217,12 +222,42 @@ summary:
       values, and the host's socket counts.
   returned: always
   type: dict
-  sample:
-    by_rule: {"kernel_time": 1, "connection_keepalive": 3}
-    offenders: ["python3 (legacy-app.service): 3"]
-    defaults: {"time": 7200, "intvl": 75, "probes": 9}
-    connections: {"outbound": {"enabled": 1, "disabled": 3, "unknown": 0, "not_applicable": 0}}
-    total_sockets: 12
+  contains:
+    by_rule:
+      description: Violations per rule, every rule named (0 when none).
+      type: dict
+      returned: always
+      sample: {"kernel_time": 1, "kernel_intvl": 0, "kernel_probes": 0, "kernel_persisted": 0,
+               "connection_keepalive": 3, "connection_max_idle": 0}
+    offenders:
+      description: The three processes (with their unit) with the most connection violations.
+      type: list
+      elements: str
+      returned: always
+      sample: ["python3 (legacy-app.service): 3"]
+    defaults:
+      description: The running kernel's keep-alive defaults.
+      type: dict
+      returned: always
+      sample: {"time": 7200, "intvl": 75, "probes": 9}
+    boot:
+      description: Per sysctl key, the value the configuration gives at boot and the file that sets it
+        (null for the kernel's default).
+      type: dict
+      returned: always
+      sample: {"net.ipv4.tcp_keepalive_time": {"value": 120, "file": "/etc/sysctl.d/60-keepalive.conf"}}
+    connections:
+      description: The host's sockets by direction, then verdict (as keepalive_facts counts them).
+      type: dict
+      returned: always
+      sample: {"outbound": {"enabled": 1, "disabled": 3, "unknown": 0, "not_applicable": 0},
+               "inbound": {"enabled": 2, "disabled": 0, "unknown": 0, "not_applicable": 0},
+               "listen": {"enabled": 0, "disabled": 0, "unknown": 0, "not_applicable": 1}}
+    total_sockets:
+      description: TCP sockets read.
+      type: int
+      returned: always
+      sample: 12
 policy:
   description: The policy evaluated, defaults included.
   returned: always

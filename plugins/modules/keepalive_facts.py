@@ -217,7 +217,7 @@ ansible_facts:
               description: The pending timer, named as C(ss -o) names it.
               type: str
               returned: always
-              choices: [off, on, keepalive, timewait, persist]
+              choices: ['off', 'on', keepalive, timewait, persist]
               sample: keepalive
             timer_expires:
               description: Whole seconds until the timer fires (0 without a timer).

@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 ---
 module: keepalive_path
 short_description: Measure how long an idle TCP connection to a server survives the path to it
-version_added: 0.1.0
+version_added: 0.2.0
 description:
   - NAT gateways, load balancers and firewalls forget a TCP flow that stays idle too long, and then
     drop or reset its next packet. This module measures, from the host it runs on, how long a

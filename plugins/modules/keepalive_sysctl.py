@@ -16,9 +16,8 @@ description:
   - Sets C(net.ipv4.tcp_keepalive_time), C(net.ipv4.tcp_keepalive_intvl) and
     C(net.ipv4.tcp_keepalive_probes) in the running kernel and writes exactly those keys to one
     file in C(/etc/sysctl.d), so that they are applied again at boot.
-  - Finds every configuration file that systemd-sysctl or C(sysctl --system) would apply after
-    ours and that sets one of these keys to another value, so that our value would not be the one
-    in force after a reboot.
+  - Finds every configuration file that would be applied after ours at boot and that sets one of
+    these keys to another value, so that our value would not be the one in force after a reboot.
   - These values are only defaults for sockets that set C(SO_KEEPALIVE) without their own
     C(TCP_KEEPIDLE), C(TCP_KEEPINTVL), C(TCP_KEEPCNT). They never turn keep-alive on for a socket.
     Use M(linuxnet.keepalive.keepalive_facts) to find connections whose program never set it.
@@ -30,16 +29,16 @@ options:
     description:
       - Seconds a connection is idle before the first probe (C(net.ipv4.tcp_keepalive_time)).
       - An integer from 1 to 32767, the range a socket's own C(TCP_KEEPIDLE) may take.
-    type: raw
+    type: int
   intvl:
     description:
       - Seconds between probes (C(net.ipv4.tcp_keepalive_intvl)). An integer from 1 to 32767.
-    type: raw
+    type: int
   probes:
     description:
       - Unanswered probes before the connection is dropped (C(net.ipv4.tcp_keepalive_probes)).
         An integer from 1 to 127.
-    type: raw
+    type: int
   apply:
     description:
       - Set the values in the running kernel.
@@ -90,9 +89,11 @@ extends_documentation_fragment:
   - linuxnet.keepalive.attributes
 notes:
   - Every value is validated before anything is changed; the file is written atomically, root-owned, mode 0644.
-  - The boot order is the one systemd-sysctl uses. C(*.conf) files of all the directories above, a name in an
-    earlier directory masking the same name in a later one, in lexical order of their names, then
-    C(/etc/sysctl.conf) (read last by C(sysctl --system)). The last assignment of a key wins. A file reached
+  - The boot order is procps C(sysctl --system)'s. C(*.conf) files of all the directories above, a name in
+    an earlier directory masking the same name in a later one, in lexical order of their names, then
+    C(/etc/sysctl.conf). systemd-sysctl, which applies them at boot on systemd hosts, reads only the
+    C(.d) folders, in the same order; Debian links C(/etc/sysctl.d/99-sysctl.conf) to C(/etc/sysctl.conf),
+    so both read it. The last assignment of a key wins. A file reached
     twice through a link (Debian's C(99-sysctl.conf)) is reported once, and values are compared as
     numbers (C(0120) is C(120)).
 seealso:
@@ -207,9 +208,9 @@ def refuse_read_only(module, keys):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            time=dict(type='raw'),
-            intvl=dict(type='raw'),
-            probes=dict(type='raw'),
+            time=dict(type='int'),
+            intvl=dict(type='int'),
+            probes=dict(type='int'),
             apply=dict(type='bool', default=True),
             persist=dict(type='bool', default=True),
             path=dict(type='path', default='/etc/sysctl.d/60-keepalive.conf'),

@@ -5,7 +5,6 @@ In a private network namespace, one process holds 500 loopback connections witho
 summary line, reason codes and the truncation warning, such a host printed about 21,000 lines.
 """
 
-import os
 import subprocess
 import sys
 

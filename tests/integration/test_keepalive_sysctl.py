@@ -131,8 +131,8 @@ def test_a_file_of_the_same_name_read_first_masks_ours(sandbox):
     ({'time': 0}, 'time must be from 1 to 32767 seconds, not 0'),
     ({'time': 40000}, 'time must be from 1 to 32767 seconds, not 40000'),
     ({'probes': 128}, 'probes must be from 1 to 127, not 128'),
-    ({'intvl': 'soon'}, "intvl must be an integer from 1 to 32767 seconds, not 'soon'"),
-    ({'time': 1.5}, 'time must be an integer from 1 to 32767 seconds, not 1.5'),
+    ({'intvl': 'soon'}, "argument 'intvl' is of type str and we were unable to convert to int"),
+    ({'time': 1.5}, "argument 'time' is of type float and we were unable to convert to int"),
     ({'time': 120, 'path': '/etc/sysctl.conf'}, 'path must be a .conf file directly in one of /etc/sysctl.d'),
     ({'apply': False}, 'state is present but any of the following are missing: time, intvl, probes'),
 ])
