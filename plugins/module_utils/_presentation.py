@@ -50,8 +50,8 @@ def facts_table(facts, title=None, rows=TABLE_ROWS):
     lines = []
     if title:
         lines.append('== %s' % printable(title))
-    lines.append('kernel defaults: tcp_keepalive_time=%(time)ss intvl=%(intvl)ss probes=%(probes)s '
-                 '(used only by sockets that set SO_KEEPALIVE)' % defaults)
+    lines.append('kernel defaults: tcp_keepalive_time=%(time)ss intvl=%(intvl)ss probes=%(probes)s' % defaults)
+    lines.append('  (used only by sockets that set SO_KEEPALIVE)')
     lines.append('')
     missing = [c for c in facts['connections'] if c['keepalive'] == 'disabled']
     if missing:
