@@ -238,3 +238,38 @@ def _culprits(tally, owners):
         result.append(group)
     result.sort(key=lambda g: (-g['connections'], g['process'] or '', g['unit'] or ''))
     return result, unowned
+
+
+def merge_summaries(summaries):
+    """One summary over several gather() summaries (one per network namespace): counts add up, culprits join."""
+    merged = None
+    groups = {}
+    for summary in summaries:
+        if merged is None:
+            merged = dict((k, v) for k, v in summary.items() if k != 'culprits')
+            merged['by_direction_verdict'] = dict((d, dict(v)) for d, v in summary['by_direction_verdict'].items())
+            for key in ('by_direction', 'by_verdict', 'by_state'):
+                merged[key] = dict(summary[key])
+        else:
+            for key in ('total', 'matched', 'returned', 'left_out', 'outbound_without_keepalive', 'culprits_without_owner'):
+                merged[key] += summary[key]
+            for key in ('by_direction', 'by_verdict', 'by_state'):
+                for name, count in summary[key].items():
+                    merged[key][name] = merged[key].get(name, 0) + count
+            for direction, verdicts in summary['by_direction_verdict'].items():
+                for name, count in verdicts.items():
+                    merged['by_direction_verdict'][direction][name] += count
+        for culprit in summary['culprits']:
+            group = groups.setdefault((culprit['process'], culprit['unit']), {
+                'process': culprit['process'], 'unit': culprit['unit'], 'pids': set(), 'connections': 0})
+            group['pids'].update(culprit['pids'])
+            group['connections'] += culprit['connections']
+    if merged is None:
+        return None
+    culprits = []
+    for group in groups.values():
+        group['pids'] = sorted(group['pids'])
+        culprits.append(group)
+    culprits.sort(key=lambda g: (-g['connections'], g['process'] or '', g['unit'] or ''))
+    merged['culprits'] = culprits
+    return merged

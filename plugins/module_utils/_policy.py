@@ -149,7 +149,7 @@ def excepted(policy, conn, nets):
     return False
 
 
-def evaluate(policy, defaults, boot, connections, limit=100):
+def evaluate(policy, defaults, boot, connections, limit=100, namespaces=None):
     """Violations on one host: (violations, counts).
 
     ``defaults``: running {'time', 'intvl', 'probes'}; ``boot``: {sysctl key: (value, file)} as
@@ -157,25 +157,31 @@ def evaluate(policy, defaults, boot, connections, limit=100):
     ``settings`` where inspected). Every violation is counted; at most ``limit`` connection
     violations are listed. ``counts`` is {'by_rule': {rule: n}, 'offenders': {(process, unit): n},
     'left_out': connection violations found but not listed}.
+    ``namespaces``: with every network namespace read, their entries ({'netns', 'container',
+    'defaults', 'own'}); the kernel limits are checked in each, persistence only in the module's own
+    (the configuration files at boot set no other namespace's values). Each violation names its
+    ``netns`` and ``container`` (null when only the module's own namespace was read).
     """
     violations = []
     by_rule = dict((rule, 0) for rule in RULES)
     by_owner = {}
     kernel = policy['kernel']
-    for setting in SYSCTLS:
-        short, key = setting.sysctl_option, setting.sysctl_key
-        highest = kernel['%s_max' % short]
-        if defaults[short] > highest:
-            violations.append(_violation('kernel_%s' % short, 'host', key, '%s = %d' % (key, defaults[short]),
-                                         '%s <= %d' % (key, highest), FIX_KERNEL))
-        if kernel['persisted']:
-            value, source = boot[key]
-            if value != defaults[short]:
-                where = source or 'no configuration file (the kernel default)'
-                violations.append(_violation(
-                    'kernel_persisted', 'host', key,
-                    'the running value %d would become %d after a reboot, set by %s' % (defaults[short], value, where),
-                    'the running value persisted, with no file overriding it at boot', FIX_PERSIST))
+    for space in namespaces or [{'netns': None, 'container': None, 'defaults': defaults, 'own': True}]:
+        values = space['defaults']
+        for setting in SYSCTLS:
+            short, key = setting.sysctl_option, setting.sysctl_key
+            highest = kernel['%s_max' % short]
+            if values[short] > highest:
+                violations.append(_violation('kernel_%s' % short, 'host', key, '%s = %d' % (key, values[short]),
+                                             '%s <= %d' % (key, highest), FIX_KERNEL, space))
+            if kernel['persisted'] and space['own']:
+                value, source = boot[key]
+                if value != values[short]:
+                    where = source or 'no configuration file (the kernel default)'
+                    violations.append(_violation(
+                        'kernel_persisted', 'host', key,
+                        'the running value %d would become %d after a reboot, set by %s' % (values[short], value, where),
+                        'the running value persisted, with no file overriding it at boot', FIX_PERSIST, space))
     for violation in violations:
         by_rule[violation['rule']] += 1
     rules = policy['connections']
@@ -197,21 +203,25 @@ def evaluate(policy, defaults, boot, connections, limit=100):
         if found is None:
             continue
         by_rule[found[0]] += 1
-        owner = (conn.get('process'), conn.get('unit'))
+        container = conn.get('container') if namespaces else None
+        owner = (conn.get('process'), conn.get('unit'), _container_name(container))
         by_owner[owner] = by_owner.get(owner, 0) + 1
         if listed >= limit:
             left_out += 1
             continue
         listed += 1
-        violation = _violation(found[0], 'connection', describe(conn), found[1], found[2], FIX_CONNECTION)
+        violation = _violation(found[0], 'connection', describe(conn), found[1], found[2], FIX_CONNECTION,
+                               {'netns': conn.get('netns') if namespaces else None,
+                                'container': conn.get('container') if namespaces else None})
         violation.update(process=conn.get('process'), unit=conn.get('unit'), pids=conn.get('pids', []),
                          remote_port=conn['remote_port'])
         violations.append(violation)
     return violations, {'by_rule': by_rule, 'offenders': by_owner, 'left_out': left_out}
 
 
-def _violation(rule, kind, subject, found, expected, fix):
-    return {'rule': rule, 'subject_kind': kind, 'subject': subject, 'found': found, 'expected': expected, 'fix': fix}
+def _violation(rule, kind, subject, found, expected, fix, space=None):
+    return {'rule': rule, 'subject_kind': kind, 'subject': subject, 'found': found, 'expected': expected, 'fix': fix,
+            'netns': (space or {}).get('netns'), 'container': (space or {}).get('container')}
 
 
 def compliant(counts, not_examined):
@@ -219,14 +229,28 @@ def compliant(counts, not_examined):
     return not any(counts['by_rule'].values()) and not not_examined
 
 
-def offenders(by_owner, top=3):
-    """The processes (and units) with the most connection violations: ['python3 (app.service): 12', ...].
+def _container_name(container):
+    """'podman 3f2a9c51d0e4', 'kubernetes pod 1b2c...', or None."""
+    if not container:
+        return None
+    if container.get('id'):
+        return '%s %s' % (container['runtime'], container['id'][:12])
+    return '%s pod %s' % (container['runtime'], container.get('pod_uid'))
 
-    ``by_owner``: {(process, unit): violations}, as evaluate() counts them over every violation.
+
+def offenders(by_owner, top=3):
+    """The processes (and units, and containers) with the most connection violations: ['python3 (app.service): 12'].
+
+    ``by_owner``: {(process, unit, container name or None): violations}, as evaluate() counts them over every
+    violation; findings in a container say which: 'python3 (no unit) in podman 3f2a9c51d0e4: 4'.
     """
     counts = {}
-    for (process, unit), count in by_owner.items():
+    for key, count in by_owner.items():
+        process, unit = key[0], key[1]
+        container = key[2] if len(key) > 2 else None
         name = '%s (%s)' % (process or '?', unit or 'no unit')
+        if container:
+            name += ' in %s' % container
         counts[name] = counts.get(name, 0) + count
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return ['%s: %d' % item for item in ranked[:top]]

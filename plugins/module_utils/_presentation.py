@@ -102,6 +102,11 @@ def _violation_text(violation):
     text = '%s: found %s; expected %s' % (violation['subject'], violation['found'], violation['expected'])
     if violation.get('subject_kind') == 'connection':
         text += ' (%s, %s)' % (violation.get('process') or '?', violation.get('unit') or 'no unit')
+    container = violation.get('container')
+    if container:
+        text += ' in the %s container %s' % (container.get('runtime'), container.get('id') or container.get('pod_uid'))
+    elif violation.get('netns'):
+        text += ' in network namespace %s' % violation['netns']
     return '%s. Fix: %s' % (text, violation['fix'])
 
 

@@ -14,18 +14,19 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils import _netns
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
-    GatherError, gather, open_records,
+    GatherError, gather, merge_summaries, open_records, read_defaults,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import add_settings
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners, read_cgroup
 
 
 class Snapshot(object):
     """What snapshot() read: ``connections`` and ``summary`` (as gather() returns them), the scanned
     ``owners`` (or None), the ``source`` used (netlink or proc) and the /proc ``reader`` (or None)."""
 
-    __slots__ = ('connections', 'summary', 'owners', 'source', 'reader')
+    __slots__ = ('connections', 'summary', 'owners', 'source', 'reader', 'namespaces', 'vanished', 'refused')
 
     def __init__(self, connections, summary, owners, source, reader):
         self.connections = connections
@@ -33,15 +34,21 @@ class Snapshot(object):
         self.owners = owners
         self.source = source
         self.reader = reader
+        self.namespaces = []  # with namespaces='all': one entry per network namespace read
+        self.vanished = 0     # namespaces that went away while being read
+        self.refused = []     # namespaces that could not be entered, with why
 
 
-def snapshot(source='auto', owners=True, inspect=False, pids=None, **filters):
+def snapshot(source='auto', owners=True, inspect=False, pids=None, namespaces='self', **filters):
     """Read every TCP socket once and return a Snapshot.
 
     ``owners``: look up the processes holding each socket (one scan of /proc/*/fd).
     ``inspect``: add each returned connection's live settings (``settings``), read with pidfd_getfd.
     ``pids``: scan only these processes, and return only the sockets they hold (the live fix then
     borrows them through the same owners).
+    ``namespaces``: ``self`` reads the module's own network namespace; ``all`` every one on the host,
+    each from inside it (see _netns), with one owner scan for them all (socket inodes are unique on
+    the host). Each connection then carries ``netns`` and ``container``.
     ``filters`` are gather()'s: states, directions, ports, remote_ports, processes, units, only_missing, limit.
     """
     for needs, given in (('inspect', inspect), ('processes', filters.get('processes')), ('units', filters.get('units')),
@@ -54,8 +61,60 @@ def snapshot(source='auto', owners=True, inspect=False, pids=None, **filters):
         scanned = SocketOwners(with_fds=bool(inspect) or pids is not None).scan(pids=pids)
         if pids is not None:
             filters['inodes'] = set(scanned.by_inode)
-    records, used, reader = open_records(source)
-    connections, summary = gather(records, owners=scanned, **filters)
+    if namespaces == 'all':
+        found = _every_namespace(source, scanned, filters)
+    else:
+        records, used, reader = open_records(source)
+        connections, summary = gather(records, owners=scanned, **filters)
+        found = Snapshot(connections, summary, scanned, used, reader)
+        _tag(found.connections, scanned, _netns.own(), None)
     if inspect:
-        add_settings(connections, scanned)
-    return Snapshot(connections, summary, scanned, used, reader)
+        add_settings(found.connections, scanned)
+    return found
+
+
+def _tag(connections, owners, netns, sample_container):
+    """Each connection's namespace inode and container (from its owner's cgroup, else the namespace's)."""
+    for conn in connections:
+        conn['netns'] = netns
+        pids = conn.get('pids') or []
+        conn['container'] = owners.container(pids[0]) if owners is not None and pids else sample_container
+
+
+def _every_namespace(source, owners, filters):
+    limit = filters.pop('limit', 1000)
+    found, unreadable = _netns.find()
+    connections, summaries, entries = [], [], []
+    result = Snapshot(connections, None, owners, None, None)
+    result.refused = ['%s: permission denied (root is needed)' % path for path in unreadable]
+    for inode in sorted(found):
+        where = found[inode]
+        container = _netns.container_from_cgroup(read_cgroup('/proc', where['pid'])) if where['pid'] else None
+        try:
+            with _netns.entered(where['path']):
+                defaults = read_defaults()
+                records, used, reader = open_records(source)
+                rows, summary = gather(records, owners=owners, limit=max(0, limit - len(connections)), **filters)
+        except _netns.NamespaceError as exc:
+            if exc.vanished:
+                result.vanished += 1
+            else:
+                result.refused.append(str(exc))
+            continue
+        except GatherError as exc:
+            result.refused.append('%s: %s' % (where['path'], exc))
+            continue
+        result.source = result.source or used
+        result.reader = result.reader or reader
+        _tag(rows, owners, inode, container)
+        connections.extend(rows)
+        summaries.append(summary)
+        entries.append({'netns': inode, 'container': container, 'pid': where['pid'], 'path': where['path'],
+                        'defaults': defaults, 'total': summary['total'], 'by_verdict': summary['by_verdict'],
+                        'outbound_without_keepalive': summary['outbound_without_keepalive']})
+    result.summary = merge_summaries(summaries)
+    if result.summary is not None:
+        result.summary['returned'] = len(connections)
+        result.summary['left_out'] = result.summary['matched'] - len(connections)
+    result.namespaces = entries
+    return result

@@ -15,6 +15,8 @@ __metaclass__ = type
 
 import os
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import container_from_cgroup
+
 _SOCKET_PREFIX = 'socket:['
 
 
@@ -33,6 +35,7 @@ class SocketOwners:
         self.vanished = 0
         self.unreadable_pids = []
         self._process = {}
+        self._cgroups = {}
 
     def scan(self, pids=None):
         """Scan every process, or only ``pids``."""
@@ -104,9 +107,19 @@ class SocketOwners:
         """(name, systemd unit or None) of a pid; (None, None) if it has exited."""
         info = self._process.get(pid)
         if info is None:
-            info = (read_comm(self.proc, pid), read_unit(self.proc, pid))
+            info = (read_comm(self.proc, pid), unit_from_cgroup(self._cgroup(pid) or ''))
             self._process[pid] = info
         return info
+
+    def container(self, pid):
+        """The container a pid runs in ({'runtime', 'id', 'pod_uid'}), or None."""
+        return container_from_cgroup(self._cgroup(pid))
+
+    def _cgroup(self, pid):
+        """/proc/PID/cgroup, read once per pid (None once it has exited)."""
+        if pid not in self._cgroups:
+            self._cgroups[pid] = read_cgroup(self.proc, pid)
+        return self._cgroups[pid]
 
 
 def read_comm(proc, pid):
@@ -139,9 +152,14 @@ def unit_from_cgroup(text):
     return unit
 
 
-def read_unit(proc, pid):
+def read_cgroup(proc, pid):
+    """A process's /proc/PID/cgroup text, or None if it has exited."""
     try:
         with open('%s/%d/cgroup' % (proc, pid), 'rb') as handle:
-            return unit_from_cgroup(handle.read().decode('utf-8', 'replace'))
+            return handle.read().decode('utf-8', 'replace')
     except (IOError, OSError):
         return None
+
+
+def read_unit(proc, pid):
+    return unit_from_cgroup(read_cgroup(proc, pid) or '')

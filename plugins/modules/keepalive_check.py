@@ -110,6 +110,16 @@ options:
             type: list
             elements: str
             default: []
+  namespaces:
+    description:
+      - V(self) checks the network namespace the module runs in.
+      - V(all) checks every network namespace on the host, as M(linuxnet.keepalive.keepalive_facts) reads them
+        with O(linuxnet.keepalive.keepalive_facts#module:namespaces=all) - the kernel limits in each namespace (a
+        container's own defaults start at 7200, 75, 9), persistence in the module's own only, and the connections
+        of all. Each violation names its C(netns) and C(container).
+    type: str
+    choices: [self, all]
+    default: self
   limit:
     description:
       - At most this many connection violations are listed in RV(violations); the rest are counted
@@ -200,6 +210,14 @@ violations:
       type: list
       elements: int
       returned: for connection violations
+    netns:
+      description: The network namespace's inode (null with O(namespaces=self)).
+      type: int
+      returned: always
+    container:
+      description: The container (C(runtime), C(id), C(pod_uid)) the violation belongs to, or null.
+      type: dict
+      returned: always
     remote_port:
       description: The connection's remote port.
       type: int
@@ -267,6 +285,7 @@ policy:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError, read_defaults
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import own as own_netns
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import (
     PolicyError, compliant, evaluate, merge, offenders, policy_options, selection,
 )
@@ -283,6 +302,7 @@ def main():
         argument_spec=dict(
             policy=dict(type='dict', default={}, options=policy_options(), apply_defaults=True),
             limit=dict(type='int', default=100),
+            namespaces=dict(type='str', default='self', choices=['self', 'all']),
         ),
         supports_check_mode=True,
     )
@@ -295,11 +315,18 @@ def main():
     try:
         defaults = read_defaults()
         boot = boot_sources(SYSCTL_KEYS)
-        found = snapshot(limit=EVALUATED, **selection(policy))
+        found = snapshot(limit=EVALUATED, namespaces=module.params['namespaces'], **selection(policy))
     except (GatherError, KeyError) as exc:
         module.fail_json(msg='cannot read the host\'s keep-alive state: %s' % exc)
 
-    violations, counts = evaluate(policy, defaults, boot, found.connections, limit=module.params['limit'])
+    spaces = None
+    if module.params['namespaces'] == 'all':
+        own = own_netns()
+        spaces = [dict(entry, own=entry['netns'] == own) for entry in found.namespaces]
+        for refused in found.refused:
+            module.warn('network namespace not checked: %s' % refused)
+    violations, counts = evaluate(policy, defaults, boot, found.connections, limit=module.params['limit'],
+                                  namespaces=spaces)
     facts = found.summary
     not_examined = facts['left_out']
     if not_examined:

@@ -70,6 +70,17 @@ options:
         connections whose keep-alive timer is hidden by another one.
     type: bool
     default: false
+  namespaces:
+    description:
+      - V(self) reads the network namespace the module runs in. V(all) reads every network namespace on
+        the host (those of every process, and named ones in C(/run/netns) and the container runtimes'
+        folders), each from inside it, with its own kernel defaults; containers' connections are then
+        seen from the host. Needs root.
+      - A namespace that goes away while it is read is skipped and counted; one that cannot be entered is
+        named in a warning.
+    type: str
+    choices: [self, all]
+    default: self
   source:
     description:
       - Where the socket table is read from. V(auto) uses netlink sock_diag when the kernel offers it
@@ -272,6 +283,19 @@ ansible_facts:
               type: str
               returned: when O(owners=true)
               sample: app.service
+            netns:
+              description: The inode of the network namespace the connection lives in (as in C(/proc/PID/ns/net)).
+              type: int
+              returned: always
+              sample: 4026531840
+            container:
+              description:
+                - The container of the process holding the connection (else of the namespace), from its cgroup
+                  path, or null. C(runtime) is C(podman), C(docker), C(containerd), C(cri-o) or C(kubernetes);
+                  C(id) the container's id; C(pod_uid) the Kubernetes pod's uid, or null.
+              type: dict
+              returned: always
+              sample: {"runtime": "podman", "id": "3f2a9c51d0e4", "pod_uid": null}
             settings:
               description: The socket's effective settings, or null when it could not be read (see C(settings_error)).
               type: dict
@@ -281,6 +305,45 @@ ansible_facts:
               description: Why the settings could not be read.
               type: str
               returned: when O(inspect=true) and the settings could not be read
+        namespaces:
+          description: With O(namespaces=all), one entry per network namespace read.
+          returned: when O(namespaces=all)
+          type: list
+          elements: dict
+          contains:
+            netns:
+              description: The namespace's inode.
+              type: int
+              returned: always
+            container:
+              description: The container of the namespace's sample process, or null.
+              type: dict
+              returned: always
+            pid:
+              description: A process in the namespace (null for a named namespace with no process).
+              type: int
+              returned: always
+            path:
+              description: The path it was entered through.
+              type: str
+              returned: always
+            defaults:
+              description: The namespace's own kernel keep-alive defaults (a new namespace starts at 7200, 75, 9).
+              type: dict
+              returned: always
+              sample: {"time": 7200, "intvl": 75, "probes": 9}
+            total:
+              description: Sockets in the namespace.
+              type: int
+              returned: always
+            by_verdict:
+              description: Its sockets by verdict.
+              type: dict
+              returned: always
+            outbound_without_keepalive:
+              description: Its outbound connections without keep-alive.
+              type: int
+              returned: always
         reasons:
           description: The sentence of each C(reason) code found in C(connections), once.
           returned: always
@@ -364,6 +427,11 @@ processes_vanished:
   returned: when O(owners=true)
   type: int
   sample: 0
+namespaces_vanished:
+  description: Network namespaces that went away while they were being read (skipped).
+  returned: when O(namespaces=all)
+  type: int
+  sample: 0
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -390,6 +458,7 @@ def main():
             owners=dict(type='bool', default=True),
             inspect=dict(type='bool', default=False),
             source=dict(type='str', default='auto', choices=['auto', 'netlink', 'proc']),
+            namespaces=dict(type='str', default='self', choices=['self', 'all']),
         ),
         supports_check_mode=True,
     )
@@ -402,6 +471,7 @@ def main():
             module.fail_json(msg='%s must be from 1 to 65535; not allowed: %s' % (option, ', '.join(map(str, bad_ports))))
     try:
         found = snapshot(params['source'], owners=params['owners'], inspect=params['inspect'],
+                         namespaces=params['namespaces'],
                          states=params['states'], directions=params['directions'], ports=params['ports'],
                          remote_ports=params['remote_ports'], processes=params['processes'], units=params['units'],
                          only_missing=params['only_missing'], limit=params['limit'])
@@ -409,6 +479,10 @@ def main():
     except GatherError as exc:
         module.fail_json(msg=str(exc))
     owners, reader = found.owners, found.reader
+    if found.summary is None:
+        module.fail_json(msg='no network namespace could be read: %s' % '; '.join(found.refused))
+    for refused in found.refused:
+        module.warn('network namespace not read: %s' % refused)
 
     skipped = 0
     if reader is not None:
@@ -435,6 +509,9 @@ def main():
         'reasons': dict((c['reason'], REASONS[c['reason']]) for c in found.connections),
         'summary': found.summary,
     }
+    if params['namespaces'] == 'all':
+        facts['namespaces'] = found.namespaces
+        counts['namespaces_vanished'] = found.vanished
     module.exit_json(
         changed=False,
         msg=summary_line(facts),

@@ -70,6 +70,16 @@ options:
     type: str
     choices: [warn, fail, ignore]
     default: warn
+  netns:
+    description:
+      - Set the values in another network namespace, a running container's for example, given as a process
+        id in it or a name in C(/run/netns). The keep-alive sysctls are per network namespace, so a
+        container does not follow its host.
+      - Needs O(persist=false) (nothing can be persisted for a container from the host) and O(state=present).
+        To make a container's values stick, give them to its runtime - C(podman run --sysctl
+        net.ipv4.tcp_keepalive_time=120), the same for Docker, or a Kubernetes pod's C(securityContext.sysctls),
+        where C(net.ipv4.tcp_keepalive_*) are namespaced, safe sysctls.
+    type: str
   state:
     description:
       - V(present) sets the values. At least one of O(time), O(intvl), O(probes) is required.
@@ -120,6 +130,12 @@ EXAMPLES = r'''
     time: 120
     apply: false
 
+- name: A running container's own values (its network namespace), through one of its processes
+  linuxnet.keepalive.keepalive_sysctl:
+    time: 120
+    netns: "{{ container_pid }}"
+    persist: false
+
 - name: Remove the file and go back to what the rest of the configuration sets
   linuxnet.keepalive.keepalive_sysctl:
     state: absent
@@ -136,6 +152,11 @@ after:
   returned: always
   type: dict
   sample: {"time": 120, "intvl": 30, "probes": 4}
+netns:
+  description: The network namespace the values were set in, as given (null for the module's own).
+  returned: always
+  type: str
+  sample: "4242"
 path:
   description: The file this module owns.
   returned: always
@@ -158,6 +179,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import NamespaceError, entered
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
     PROC_SYS, SYSCTL_KEYS, proc_path, read_running, write_running,
 )
@@ -216,10 +238,32 @@ def main():
             path=dict(type='path', default='/etc/sysctl.d/60-keepalive.conf'),
             on_conflict=dict(type='str', default='warn', choices=['warn', 'fail', 'ignore']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
+            netns=dict(type='str'),
         ),
         required_if=[('state', 'present', ('time', 'intvl', 'probes'), True)],
         supports_check_mode=True,
     )
+    netns = module.params['netns']
+    if not netns:
+        return run(module)
+    if module.params['persist'] or module.params['state'] != 'present':
+        module.fail_json(msg='netns=%s sets a running network namespace\'s values only: use it with persist: false and '
+                             'state: present. A container keeps its values through its runtime (podman or docker run '
+                             '--sysctl, Kubernetes securityContext.sysctls)' % netns)
+    if netns.isdigit():
+        where = '/proc/%s/ns/net' % netns
+    elif '/' not in netns and netns not in ('.', '..'):
+        where = '/run/netns/%s' % netns
+    else:
+        module.fail_json(msg='netns must be a process id or a name in /run/netns, not %r' % netns)
+    try:
+        with entered(where):
+            return run(module)
+    except NamespaceError as exc:
+        module.fail_json(msg='cannot enter the network namespace of netns=%s: %s' % (netns, exc))
+
+
+def run(module):
     params = module.params
     path = params['path']
     try:
@@ -285,7 +329,8 @@ def main():
     if found and params['on_conflict'] == 'warn':
         module.warn('other files would override these values at boot: %s' % describe(found))
 
-    result = dict(changed=changed, before=by_option(before), after=by_option(target), path=path, conflicts=found)
+    result = dict(changed=changed, before=by_option(before), after=by_option(target), path=path, conflicts=found,
+                  netns=params['netns'])
     if module._diff:
         result['diff'] = [
             dict(before_header='running kernel', after_header='running kernel',

@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+import holders
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PER_WORKER = 9000  # 2 fds per connection: under the 20000 open files a process may have
@@ -89,27 +91,15 @@ def timed(command, env=None):
 
 
 def open_connections(total):
-    workers = []
+    commands = []
     port = 9000  # below the ephemeral range set in main()
     remaining = total
     while remaining > 0:
         count = min(PER_WORKER, remaining)
-        proc = subprocess.Popen([sys.executable, '-c', WORKER, str(count), str(port)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        workers.append(proc)
+        commands.append([sys.executable, '-c', WORKER, str(count), str(port)])
         remaining -= count
         port += 1
-    for proc in workers:
-        if proc.stdout.readline().strip() != 'ready':
-            raise SystemExit('a worker could not open its connections')
-    return workers
-
-
-def close_connections(workers):
-    for proc in workers:
-        proc.stdin.close()
-    for proc in workers:
-        proc.wait(timeout=60)
+    return holders.start(commands)
 
 
 def main():
@@ -157,7 +147,7 @@ def main():
                     results[name]['wall'].append(wall)
                     results[name]['rss'].append(rss)
     finally:
-        close_connections(workers)
+        holders.stop(workers)
 
     print()
     print('%-28s %10s %10s  %s' % ('method', 'median s', 'peak MB', 'notes'))

@@ -159,6 +159,26 @@ def test_role_reports_conflicts_and_what_sysctls_cannot_fix(host, probe):
         host.run('rm -f /etc/sysctl.d/70-conflict.conf')
 
 
+def test_facts_see_a_connection_in_a_nested_network_namespace(host):
+    holder = ('import socket, subprocess, time; subprocess.run(["ip", "link", "set", "lo", "up"]); '
+              'l = socket.socket(); l.bind(("127.0.0.1", 7540)); l.listen(1); '
+              'c = socket.create_connection(("127.0.0.1", 7540)); a = l.accept(); '
+              'open("/run/nested.ready", "w").close(); time.sleep(60)')
+    host.run('rm -f /run/nested.ready; nohup unshare -n python3 -c %s >/dev/null 2>&1 &' % json.dumps(holder))
+    for _attempt in range(100):
+        if host.file('/run/nested.ready').exists:
+            break
+        time.sleep(0.1)
+    own = run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'ports=7540')
+    assert own['ansible_facts']['keepalive']['connections'] == []  # not in the container's own namespace
+    every = run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'namespaces=all ports=7540 states=established')
+    rows = every['ansible_facts']['keepalive']['connections']
+    assert len(rows) == 2 and all(row['process'] == 'python3' for row in rows), rows
+    nested = [entry for entry in every['ansible_facts']['keepalive']['namespaces'] if entry['netns'] == rows[0]['netns']]
+    assert nested and nested[0]['defaults'] == {'time': 7200, 'intvl': 75, 'probes': 9}  # a new namespace's own
+    host.run('pkill -f /run/nested.ready')
+
+
 def test_absent_leaves_no_trace(host):
     status, output = run_converge(host.backend.name, {'keepalive_state': 'absent'})
     assert status == 0, output[-3000:]

@@ -112,3 +112,18 @@ def test_a_host_with_connections_not_examined_is_never_compliant():
     assert not compliant(counts, 1)
     _violations, counts = evaluate(merge({}), GOOD, BOOT, [conn()], limit=0)
     assert not compliant(counts, 0)  # a violation that is only counted, not listed, still counts
+
+
+def test_every_namespace_has_its_kernel_limits_checked_and_is_named():
+    podman = {'runtime': 'podman', 'id': 'abc', 'pod_uid': None}
+    spaces = [{'netns': 1, 'container': None, 'defaults': GOOD, 'own': True},
+              {'netns': 2, 'container': podman, 'defaults': {'time': 7200, 'intvl': 75, 'probes': 9}, 'own': False}]
+    leaky = dict(conn(), netns=2, container=podman)
+    violations, counts = evaluate(merge({}), GOOD, BOOT, [leaky], namespaces=spaces)
+    assert [(v['rule'], v['netns'], v['container']) for v in violations] == [
+        ('kernel_time', 2, podman), ('connection_keepalive', 2, podman)]
+    # persistence is the host's configuration files: only the module's own namespace is held to it
+    assert counts['by_rule']['kernel_persisted'] == 0
+    assert offenders(counts['offenders']) == ['python3 (app.service) in podman abc: 1']
+    violations, _counts = evaluate(merge({}), GOOD, BOOT, [leaky])
+    assert violations[0]['netns'] is None and violations[0]['container'] is None

@@ -54,6 +54,10 @@ class Owners:
     def process(pid):
         return ('app%d' % pid, None)
 
+    @staticmethod
+    def container(pid):
+        return {'runtime': 'podman', 'id': 'c%d' % pid, 'pod_uid': None} if pid == 88 else None
+
 
 @pytest.fixture
 def fake(monkeypatch):
@@ -69,6 +73,8 @@ def test_facts_without_inspect_scan_without_descriptors(fake):
     found = _snapshot.snapshot()
     assert not Owners.made[0].with_fds and Owners.made[0].scanned is None
     assert [c['inode'] for c in found.connections] == [1, 2, 3] and found.source == 'netlink'
+    assert [c['container'] for c in found.connections] == [None, None, {'runtime': 'podman', 'id': 'c88', 'pod_uid': None}]
+    assert len(set(c['netns'] for c in found.connections)) == 1
     assert fake == []
 
 
