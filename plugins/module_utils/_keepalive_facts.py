@@ -21,6 +21,7 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_verd
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._proc_net_tcp import ProcNetTcp
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import PROC_SYS, read_running
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import unit_name
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
     DPORT, DST, ESTABLISHED, EXPIRES, FAMILY, FAMILY_NAMES, INODE, LISTEN, RETRANS, SPORT, SRC, STATE, STATE_CODES,
     STATE_NAMES, TIMER, TIMER_NAMES, UID, format_address, ntohs,
@@ -33,6 +34,13 @@ _KEYS = 512  # (state < 16, timer < 16, inbound bit)
 
 class GatherError(Exception):
     """An option or the host makes gathering impossible; the message says what to change."""
+
+
+def needs_owners(have_owners, **given):
+    """Refuse options that need each socket's owner when owners are not looked up; names the first."""
+    for name in sorted(given):
+        if given[name] and not have_owners:
+            raise GatherError('%s needs owners: true (each socket\'s owner must be looked up)' % name)
 
 
 def read_defaults(proc_sys=PROC_SYS):
@@ -90,9 +98,7 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
     ``processes`` and ``units`` the owners' names and systemd units, ``inodes`` a set of socket
     inodes); ``summary`` always counts every socket read.
     """
-    for needs, given in (('processes', processes), ('units', units)):
-        if given and owners is None:
-            raise GatherError('%s needs owners: true (the owner of each socket must be looked up)' % needs)
+    needs_owners(owners is not None, processes=processes, units=units)
     state_codes = set(STATE_CODES[s] for s in states) if states else None
     wanted_dirs = set(directions) if directions else None
 
@@ -115,7 +121,7 @@ def gather(records, owners=None, states=None, directions=None, ports=None, proce
     raw_ports = set(socket.htons(p) for p in ports) if ports else None
     raw_remote = set(socket.htons(p) for p in remote_ports) if remote_ports else None
     names = set(processes) if processes else None
-    unit_names = set(u if '.' in u else u + '.service' for u in units) if units else None
+    unit_names = set(unit_name(u) for u in units) if units else None
     by_inode = owners.by_inode if owners is not None else None
 
     counts = [0] * _KEYS
@@ -224,11 +230,19 @@ def _culprits(tally, owners):
     """Group established outbound connections without keep-alive by process name and unit."""
     if owners is None:
         return [], 0
-    groups = {}
     unowned = tally.pop(None, 0)
+    found = []
     for held, count in tally.items():
         pids = [held] if isinstance(held, int) else sorted(set(held))
         name, unit = owners.process(pids[0])
+        found.append((name, unit, pids, count))
+    return _join_culprits(found), unowned
+
+
+def _join_culprits(found):
+    """[(process, unit, pids, connections)] -> culprits grouped by process name and unit, most connections first."""
+    groups = {}
+    for name, unit, pids, count in found:
         group = groups.setdefault((name, unit), {'process': name, 'unit': unit, 'pids': set(), 'connections': 0})
         group['pids'].update(pids)
         group['connections'] += count
@@ -237,13 +251,13 @@ def _culprits(tally, owners):
         group['pids'] = sorted(group['pids'])
         result.append(group)
     result.sort(key=lambda g: (-g['connections'], g['process'] or '', g['unit'] or ''))
-    return result, unowned
+    return result
 
 
 def merge_summaries(summaries):
     """One summary over several gather() summaries (one per network namespace): counts add up, culprits join."""
     merged = None
-    groups = {}
+    found = []
     for summary in summaries:
         if merged is None:
             merged = dict((k, v) for k, v in summary.items() if k != 'culprits')
@@ -259,17 +273,8 @@ def merge_summaries(summaries):
             for direction, verdicts in summary['by_direction_verdict'].items():
                 for name, count in verdicts.items():
                     merged['by_direction_verdict'][direction][name] += count
-        for culprit in summary['culprits']:
-            group = groups.setdefault((culprit['process'], culprit['unit']), {
-                'process': culprit['process'], 'unit': culprit['unit'], 'pids': set(), 'connections': 0})
-            group['pids'].update(culprit['pids'])
-            group['connections'] += culprit['connections']
+        found.extend((c['process'], c['unit'], c['pids'], c['connections']) for c in summary['culprits'])
     if merged is None:
         return None
-    culprits = []
-    for group in groups.values():
-        group['pids'] = sorted(group['pids'])
-        culprits.append(group)
-    culprits.sort(key=lambda g: (-g['connections'], g['process'] or '', g['unit'] or ''))
-    merged['culprits'] = culprits
+    merged['culprits'] = _join_culprits(found)
     return merged

@@ -17,7 +17,8 @@ import os
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._pidfd import PidfdError, ProcessSockets
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SETTINGS, describe_range
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import namespace_of
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit, unit_name
 
 
 def validate(wanted):
@@ -59,7 +60,7 @@ def select_pids(pids=None, names=None, units=None, proc='/proc'):
             continue
         selected.add(pid)
     names = set(names or [])
-    units = set(u if '.' in u else u + '.service' for u in units or [])
+    units = set(unit_name(u) for u in units or [])
     if names or units:
         found_names, found_units = set(), set()
         for entry in os.listdir(proc):
@@ -79,14 +80,6 @@ def select_pids(pids=None, names=None, units=None, proc='/proc'):
         missing.extend('process %s: no such process' % n for n in sorted(names - found_names))
         missing.extend('unit %s: no process in it' % u for u in sorted(units - found_units))
     return sorted(selected), missing
-
-
-def namespace_of(proc, pid):
-    """The inode of a process's network namespace (/proc/PID/ns/net), or None if it cannot be read."""
-    try:
-        return os.stat('%s/%s/ns/net' % (proc, pid)).st_ino
-    except (IOError, OSError):
-        return None
 
 
 def unreachable_processes(pids, owners, proc='/proc'):

@@ -97,7 +97,16 @@ def find(proc='/proc', named_dirs=NAMED_DIRS):
     return found, unreadable
 
 
+def namespace_of(proc, pid):
+    """The inode of a process's network namespace (/proc/PID/ns/net), or None if it cannot be read."""
+    try:
+        return os.stat('%s/%s/ns/net' % (proc, pid)).st_ino
+    except OSError:
+        return None
+
+
 def own(proc='/proc'):
+    """The inode of this process's network namespace."""
     return os.stat('%s/self/ns/net' % proc).st_ino
 
 

@@ -85,14 +85,19 @@ def judge(idle, since_rx, timeout, event=None, event_at=None, probes=0, last_ack
     return None
 
 
+def _bounds(results):
+    """(the longest idle that survived below every failure, or None; the shortest that failed, or None)."""
+    failed = sorted(r['idle'] for r in results if r['outcome'] in ('dropped', 'reset'))
+    first_failed = failed[0] if failed else None
+    below = [r['idle'] for r in results
+             if r['outcome'] == 'survived' and (first_failed is None or r['idle'] < first_failed)]
+    return (max(below) if below else None), first_failed
+
+
 def recommend(results):
     """(recommended keepalive_time or None, a one-line message) from judged results."""
-    failed = sorted(r['idle'] for r in results if r['outcome'] in ('dropped', 'reset'))
-    survived = sorted(r['idle'] for r in results if r['outcome'] == 'survived')
+    recommended, first_failed = _bounds(results)
     closed = sorted(r['idle'] for r in results if r['outcome'] == 'closed')
-    first_failed = failed[0] if failed else None
-    below = [value for value in survived if first_failed is None or value < first_failed]
-    recommended = below[-1] if below else None
     if first_failed is not None and recommended is not None:
         how = [r['outcome'] for r in results if r['idle'] == first_failed][0]
         msg = ('path forgets idle flows between %d s and %d s (%s): use keepalive_time <= %d'
@@ -112,11 +117,9 @@ def recommend(results):
 
 def refined(results, count):
     """Up to ``count`` idle values strictly between the last survived and the first failed value."""
-    recommended, _msg = recommend(results)
-    failed = sorted(r['idle'] for r in results if r['outcome'] in ('dropped', 'reset'))
-    if recommended is None or not failed or count < 1:
+    low, high = _bounds(results)
+    if low is None or high is None or count < 1:
         return []
-    low, high = recommended, failed[0]
     step = (high - low) / float(count + 1)
     return sorted(set(int(round(low + step * i)) for i in range(1, count + 1)) - set([low, high]))
 

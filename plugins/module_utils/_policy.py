@@ -211,8 +211,7 @@ def evaluate(policy, defaults, boot, connections, limit=100, namespaces=None):
             continue
         listed += 1
         violation = _violation(found[0], 'connection', describe(conn), found[1], found[2], FIX_CONNECTION,
-                               {'netns': conn.get('netns') if namespaces else None,
-                                'container': conn.get('container') if namespaces else None})
+                               {'netns': conn.get('netns') if namespaces else None, 'container': container})
         violation.update(process=conn.get('process'), unit=conn.get('unit'), pids=conn.get('pids', []),
                          remote_port=conn['remote_port'])
         violations.append(violation)

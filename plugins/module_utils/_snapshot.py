@@ -16,7 +16,7 @@ __metaclass__ = type
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils import _netns
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import (
-    GatherError, gather, merge_summaries, open_records, read_defaults,
+    GatherError, gather, merge_summaries, needs_owners, open_records, read_defaults,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import add_settings
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners, read_cgroup
@@ -51,10 +51,9 @@ def snapshot(source='auto', owners=True, inspect=False, pids=None, namespaces='s
     the host). Each connection then carries ``netns`` and ``container``.
     ``filters`` are gather()'s: states, directions, ports, remote_ports, processes, units, only_missing, limit.
     """
-    for needs, given in (('inspect', inspect), ('processes', filters.get('processes')), ('units', filters.get('units')),
-                         ('pids', pids is not None)):
-        if given and not owners:
-            raise GatherError('%s needs owners: true (each socket\'s owner must be looked up)' % needs)
+    # before anything is read, and before any namespace is entered (where gather() would say it too late)
+    needs_owners(bool(owners), inspect=inspect, pids=pids is not None, processes=filters.get('processes'),
+                 units=filters.get('units'))
     scanned = None
     if owners:
         # the descriptors are kept when a socket will be borrowed: to read its settings, or to change them

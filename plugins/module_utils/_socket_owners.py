@@ -36,6 +36,7 @@ class SocketOwners:
         self.unreadable_pids = []
         self._process = {}
         self._cgroups = {}
+        self._containers = {}
 
     def scan(self, pids=None):
         """Scan every process, or only ``pids``."""
@@ -112,14 +113,21 @@ class SocketOwners:
         return info
 
     def container(self, pid):
-        """The container a pid runs in ({'runtime', 'id', 'pod_uid'}), or None."""
-        return container_from_cgroup(self._cgroup(pid))
+        """The container a pid runs in ({'runtime', 'id', 'pod_uid'}), or None; worked out once per pid."""
+        if pid not in self._containers:
+            self._containers[pid] = container_from_cgroup(self._cgroup(pid))
+        return self._containers[pid]
 
     def _cgroup(self, pid):
         """/proc/PID/cgroup, read once per pid (None once it has exited)."""
         if pid not in self._cgroups:
             self._cgroups[pid] = read_cgroup(self.proc, pid)
         return self._cgroups[pid]
+
+
+def unit_name(name):
+    """A systemd unit as systemd names it: a name without a type is a service ('nginx' -> 'nginx.service')."""
+    return name if '.' in name else name + '.service'
 
 
 def read_comm(proc, pid):
