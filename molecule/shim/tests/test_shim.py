@@ -144,6 +144,18 @@ def test_a_library_path_another_user_could_replace_is_refused_and_nothing_change
     assert not host.file('/etc/ld.so.preload').exists or library not in host.file('/etc/ld.so.preload').content_string
 
 
+def test_a_build_folder_another_user_could_change_is_refused(host):
+    before = host.file('/etc/keepalive-shim.conf').content_string, host.file(LIBRARY).sha256sum
+    host.run('chgrp staff /usr/local/src && chmod 2775 /usr/local/src')
+    try:
+        status, output = rig.run_converge(host.backend.name, {'keepalive_shim_idle': 46})
+    finally:
+        host.run('chgrp root /usr/local/src && chmod 0755 /usr/local/src')
+    assert status != 0 and '/usr/local/src is a folder owned by root with mode 2775' in output, output[-3000:]
+    assert 'Nothing was changed' in output
+    assert (host.file('/etc/keepalive-shim.conf').content_string, host.file(LIBRARY).sha256sum) == before
+
+
 @pytest.mark.parametrize('library', ['/usr/local/lib/my lib.so', '/usr/local/lib/a:b.so', '/usr/local/lib/a%b.so',
                                      '/usr/local/lib/../lib/x.so', 'libk.so'])
 def test_a_library_path_that_would_break_ld_preload_or_a_unit_is_refused(host, library):
