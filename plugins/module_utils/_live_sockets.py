@@ -16,22 +16,9 @@ __metaclass__ = type
 import os
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._pidfd import PidfdError, ProcessSockets
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SETTINGS, describe_range
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SETTINGS
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import namespace_of
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit, unit_name
-
-
-def validate(wanted):
-    """wanted: {'keepalive': bool, 'idle': int or None, ...}; raises ValueError naming every problem."""
-    problems = []
-    for setting in SETTINGS:
-        value = wanted.get(setting.name)
-        if value is None or setting.name == 'keepalive':
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not setting.low <= value <= setting.high:
-            problems.append('%s must be an integer %s, not %r' % (setting.name, describe_range(setting), value))
-    if problems:
-        raise ValueError('; '.join(problems))
 
 
 def thread_group(proc, pid):

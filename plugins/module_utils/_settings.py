@@ -74,3 +74,16 @@ def write_running(values, proc_sys=PROC_SYS):
 def describe_range(setting):
     """'from 1 to 32767 seconds' for a setting's limits."""
     return 'from %d to %d%s' % (setting.low, setting.high, ' ' + setting.unit if setting.unit else '')
+
+
+def validate_socket_values(wanted):
+    """wanted: {'keepalive': bool, 'idle': int or None, ...}; raises ValueError naming every value out of its limits."""
+    problems = []
+    for setting in SETTINGS:
+        value = wanted.get(setting.name)
+        if value is None or setting.name == 'keepalive':
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not setting.low <= value <= setting.high:
+            problems.append('%s must be an integer %s, not %r' % (setting.name, describe_range(setting), value))
+    if problems:
+        raise ValueError('; '.join(problems))

@@ -203,9 +203,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
-    process_sockets, select_pids, unreachable_processes, validate,
+    process_sockets, select_pids, unreachable_processes,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import NAMES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import NAMES, validate_socket_values
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
 
 
@@ -239,7 +239,7 @@ def main():
     params = module.params
     wanted = dict((k, params[k]) for k in NAMES)
     try:
-        validate(wanted)
+        validate_socket_values(wanted)
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     for option in ('ports', 'remote_ports'):

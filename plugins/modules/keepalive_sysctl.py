@@ -174,12 +174,12 @@ conflicts:
 '''
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import NamespaceError, entered
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, write_atomic
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
     PROC_SYS, SYSCTL_KEYS, proc_path, read_running, write_running,
 )
@@ -193,30 +193,6 @@ MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_sysctl)'
 
 def values_text(values):
     return ''.join('%s = %s\n' % (key, values[key]) for key in SYSCTL_KEYS if key in values)
-
-
-def read_file(path):
-    """Our file's text (bytes that are not UTF-8 shown as U+FFFD), or None when there is none."""
-    try:
-        with open(path, 'rb') as handle:
-            return handle.read().decode('utf-8', 'replace')
-    except (IOError, OSError):
-        return None
-
-
-def write_file(module, path, content):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path))
-    try:
-        with os.fdopen(fd, 'w') as handle:
-            handle.write(content)
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def refuse_read_only(module, keys):
@@ -278,7 +254,7 @@ def run(module):
         module.fail_json(msg='%s is %s, not a file this module wrote; it is left alone. Choose another path.'
                              % (path, 'a folder' if os.path.isdir(path) and not os.path.islink(path)
                                 else 'a link' if os.path.islink(path) else 'not a regular file'))
-    current = read_file(path)
+    current = read_text(path)
     if current is not None and MARKER not in current:
         module.fail_json(msg='%s exists and was not written by this module; it is left alone. '
                              'Choose another path, or move that file away first.' % path)
@@ -312,7 +288,7 @@ def run(module):
     if not module.check_mode:
         try:
             if params['state'] == 'present' and params['persist'] and file_change:
-                write_file(module, path, content)
+                write_atomic(module, path, content)
             elif params['state'] == 'absent' and file_change:
                 os.unlink(path)
             write_running(by_option(running_change), PROC_SYS)

@@ -11,21 +11,10 @@ import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils import _pidfd
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
-    process_sockets, select_pids, target_settings, unreachable_processes, validate,
+    process_sockets, select_pids, target_settings, unreachable_processes,
 )
 
 BEFORE = {'keepalive': 0, 'idle': 7200, 'interval': 75, 'count': 9, 'user_timeout': 0}
-
-
-def test_validate_names_every_problem():
-    validate({'keepalive': True, 'idle': 60, 'interval': 10, 'count': 4, 'user_timeout': 0})
-    with pytest.raises(ValueError) as err:
-        validate({'idle': 0, 'interval': 40000, 'count': 128, 'user_timeout': -1})
-    for text in ('idle must be an integer from 1 to 32767 seconds, not 0',
-                 'interval must be an integer from 1 to 32767 seconds, not 40000',
-                 'count must be an integer from 1 to 127, not 128',
-                 'user_timeout must be an integer from 0 to 2147483647 milliseconds, not -1'):
-        assert text in str(err.value)
 
 
 def test_target_settings_changes_only_what_is_asked():

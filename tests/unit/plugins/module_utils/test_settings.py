@@ -8,8 +8,11 @@ __metaclass__ = type
 import os
 import re
 
+import pytest
+
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
-    BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, write_running,
+    BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, validate_socket_values,
+    write_running,
 )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -62,3 +65,14 @@ def test_the_shims_limits_are_the_tables():
         low, high = found[key]
         high = 2147483647 if high == 'INT_MAX' else int(high)
         assert (low, high) == (BY_NAME[name].low, BY_NAME[name].high), key
+
+
+def test_socket_values_are_checked_against_the_table_naming_every_problem():
+    validate_socket_values({'keepalive': True, 'idle': 60, 'interval': 10, 'count': 4, 'user_timeout': 0})
+    with pytest.raises(ValueError) as err:
+        validate_socket_values({'idle': 0, 'interval': 40000, 'count': 128, 'user_timeout': -1})
+    for text in ('idle must be an integer from 1 to 32767 seconds, not 0',
+                 'interval must be an integer from 1 to 32767 seconds, not 40000',
+                 'count must be an integer from 1 to 127, not 128',
+                 'user_timeout must be an integer from 0 to 2147483647 milliseconds, not -1'):
+        assert text in str(err.value)

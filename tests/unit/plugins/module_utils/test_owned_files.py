@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Folders that someone other than root could change are named, on the path as given and as resolved."""
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+import pytest
+
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, unsafe_folders
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='folders owned by root are made as root')
+def test_only_folders_others_could_change_are_named_through_links_too(tmp_path):
+    os.chmod(str(tmp_path), 0o755)
+    safe, shared = tmp_path / 'safe', tmp_path / 'shared'
+    safe.mkdir(mode=0o755)
+    shared.mkdir()
+    os.chmod(str(shared), 0o775)
+    (safe / 'link').symlink_to(shared)
+    above = [p for p in unsafe_folders(str(safe / 'file')) if str(tmp_path) in p]
+    assert above == []
+    found = [p for p in unsafe_folders(str(safe / 'link' / 'file')) if str(tmp_path) in p]
+    assert found == ['%s is owned by uid 0 with mode 0775' % shared]
+    (safe / 'file').write_text('x')
+    os.chmod(str(safe / 'file'), 0o666)
+    assert ['%s is owned by uid 0 with mode 0666' % (safe / 'file')] == [
+        p for p in unsafe_folders(str(safe / 'file'), include_self=True) if str(tmp_path) in p]
+
+
+def test_read_text_shows_bytes_that_are_not_utf8_and_none_for_no_file(tmp_path):
+    (tmp_path / 'f').write_bytes(b'a\xffb')
+    assert read_text(str(tmp_path / 'f')) == u'a\ufffdb'
+    assert read_text(str(tmp_path / 'missing')) is None
