@@ -9,7 +9,7 @@ __metaclass__ = type
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import facts_table, fleet
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import coverage, facts_table, fleet
 
 
 def keepalive_table(facts, title=None, rows=15):
@@ -18,6 +18,18 @@ def keepalive_table(facts, title=None, rows=15):
         raise AnsibleFilterError('keepalive_table takes the facts of linuxnet.keepalive.keepalive_facts '
                                  '(ansible_facts.keepalive), not %r' % (type(facts).__name__,))
     return facts_table(facts, title=title, rows=int(rows))
+
+
+def keepalive_coverage(facts, shim=None, cgroup=None):
+    """What still runs without keep-alive after the role, and why each of its modes leaves it so: lines."""
+    if not isinstance(facts, dict) or 'summary' not in facts:
+        raise AnsibleFilterError('keepalive_coverage takes the facts of linuxnet.keepalive.keepalive_facts '
+                                 '(ansible_facts.keepalive), not %r' % (type(facts).__name__,))
+    for name, mode in (('shim', shim), ('cgroup', cgroup)):
+        if mode is not None and not isinstance(mode, dict):
+            raise AnsibleFilterError('keepalive_coverage: %s must be a dict with units and global, or null for a mode '
+                                     'that is off, not %r' % (name, mode))
+    return coverage(facts['summary'], shim=shim, cgroup=cgroup)
 
 
 def keepalive_fleet(hostvars, hosts, variable='keepalive_compliance'):
@@ -32,4 +44,4 @@ def keepalive_fleet(hostvars, hosts, variable='keepalive_compliance'):
 
 class FilterModule(object):
     def filters(self):
-        return {'keepalive_table': keepalive_table, 'keepalive_fleet': keepalive_fleet}
+        return {'keepalive_table': keepalive_table, 'keepalive_fleet': keepalive_fleet, 'keepalive_coverage': keepalive_coverage}

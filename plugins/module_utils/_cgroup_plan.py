@@ -6,7 +6,8 @@
 A target is a cgroup v2 group, given by path or as a systemd unit. Live, each target gets our sock_ops
 program (_sock_ops). Persisted, the targets are written to CONFIG_PATH, which a boot unit applies with
 this collection's own _sock_ops file installed at CODE_PATH, and each unit target gets a drop-in with
-BPFProgram=, so that systemd attaches the pinned program to the unit's new group when it restarts.
+BPFProgram= and an ExecStartPre=, so that the pinned program is attached to the unit's new group whenever it
+starts.
 Every check is made before the first change; the module supplies the system calls (``System``).
 """
 
@@ -21,6 +22,7 @@ import re
 from ansible_collections.linuxnet.keepalive.plugins.module_utils import _sock_ops
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, unsafe_folders
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import unit_name
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._unit_environment import SAFE_PATH
 
 MARKER = _sock_ops.MARKER
 CONFIG_PATH = '/etc/keepalive-cgroup.json'
@@ -86,11 +88,18 @@ def dropin_path(unit, unit_dir=UNIT_DIR):
     return os.path.join(unit_dir, unit + '.d', DROPIN)
 
 
-def render_dropin(unit, pin_path):
-    section = SECTIONS[unit.rsplit('.', 1)[1]]
-    return ('# %s: keep-alive for the new TCP connections of this unit.\n'
+def render_dropin(unit, pin_path, python, code_path=CODE_PATH, config_path=CONFIG_PATH):
+    """A unit's drop-in: BPFProgram= for systemd, and for a service an ExecStartPre= that attaches the program itself
+    where systemd does not (a hybrid hierarchy; systemd 252 after an automatic restart). A failure of it does not
+    stop the unit."""
+    kind = unit.rsplit('.', 1)[1]
+    text = ('# %s: keep-alive for the new TCP connections of this unit.\n'
             '# systemd attaches the program pinned below to the unit\'s cgroup each time the unit starts.\n'
-            '[Unit]\nWants=%s\nAfter=%s\n\n[%s]\nBPFProgram=sock_ops:%s\n' % (MARKER, BOOT_UNIT, BOOT_UNIT, section, pin_path))
+            '[Unit]\nWants=%s\nAfter=%s\n\n[%s]\nBPFProgram=sock_ops:%s\n'
+            % (MARKER, BOOT_UNIT, BOOT_UNIT, SECTIONS[kind], pin_path))
+    if kind == 'service':
+        text += 'ExecStartPre=-+%s -I %s --unit %%n %s\n' % (python, code_path, config_path)
+    return text
 
 
 def render_boot_unit(python, code_path=CODE_PATH, config_path=CONFIG_PATH):
@@ -308,7 +317,8 @@ class Plan:
                                       'for it; give its slice, or use persist: false' % unit)
                 if unit:
                     pin = os.path.join(self.pin_dir, _sock_ops.pin_name(target['cgroup']))
-                    wanted[dropin_path(unit, self.unit_dir)] = render_dropin(unit, pin)
+                    wanted[dropin_path(unit, self.unit_dir)] = render_dropin(unit, pin, self._python(), self.code_path,
+                                                                             self.config_path)
             wanted[self.config_path] = _sock_ops.render_config(after)
             wanted[self.code_path] = boot_code()
             wanted[os.path.join(self.unit_dir, BOOT_UNIT)] = render_boot_unit(self._python(), self.code_path,
@@ -333,6 +343,9 @@ class Plan:
 
     def _python(self):
         problems = unsafe_folders(self.python, include_self=True) if self.python else ['no interpreter path']
+        if self.python and not SAFE_PATH.match(self.python):
+            problems.append('its path has characters a unit file\'s ExecStart= would change (only letters, digits and '
+                            '/ _ . + - are taken as they are)')
         if problems or not os.path.isabs(self.python or ''):
             raise CgroupError('the boot unit would run %s as root, but %s: choose an interpreter that only root can '
                               'change (ansible_python_interpreter, such as /usr/bin/python3); nothing was changed'

@@ -4,8 +4,9 @@
 """How a host's keep-alive facts and a fleet's compliance are shown to a person: one place for both.
 
 summary_line() is keepalive_facts' ``msg``; facts_table() is the table of the keepalive_table
-filter (and of `make demo`); fleet() assembles the compliance playbook's report, with every
-untrusted text (process and unit names, host names, error messages) escaped for each format.
+filter (and of `make demo`); coverage() is the role's report of what each of its modes still leaves
+without keep-alive; fleet() assembles the compliance playbook's report, with every untrusted text
+(process and unit names, host names, error messages) escaped for each format.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -79,6 +80,56 @@ def facts_table(facts, title=None, rows=TABLE_ROWS):
         counts = summary['by_direction_verdict'][direction]
         lines.append('  %-9s enabled %-6d disabled %-6d unknown %-6d not applicable %d' % (
             direction, counts['enabled'], counts['disabled'], counts['unknown'], counts['not_applicable']))
+    return lines
+
+
+def _unit_key(name):
+    return name if '.' in name else name + '.service'
+
+
+def _owners(culprits):
+    return ', '.join('%s %d' % (owner(c['process'], c['unit']), c['connections']) for c in culprits)
+
+
+# Per mode of the role: its name, its variables, and why a connection in its reach or out of it has no keep-alive.
+_MODES = (
+    ('shim', 'preload shim', 'keepalive_shim_services',
+     'preloaded, but opened before the unit restarted, or by a static, Go or setuid program'),
+    ('cgroup', 'cgroup program', 'keepalive_cgroup_units',
+     'in its groups, but opened before it was attached (keepalive_live_fix or a restart gives them keep-alive), '
+     'or turned off by the program after connecting'),
+)
+
+
+def coverage(summary, shim=None, cgroup=None):
+    """Why the established outbound connections still without keep-alive are left so by each of the role's modes.
+
+    ``summary`` is keepalive_facts' summary (its ``culprits``: the processes holding those connections);
+    ``shim`` and ``cgroup`` are {'units': [...], 'global': bool} for the modes that are on, None for those off.
+    Returns lines for a person, with process and unit names escaped.
+    """
+    total = summary.get('outbound_without_keepalive', 0)
+    if not total:
+        return ['every established outbound connection has keep-alive']
+    culprits = summary.get('culprits') or []
+    lines = ['%d established outbound connection(s) still run without keep-alive: their programs never set '
+             'SO_KEEPALIVE, and the kernel defaults only apply to sockets that do.' % total]
+    if culprits:
+        lines.append('held by: %s' % _owners(culprits))
+    unowned = summary.get('culprits_without_owner', 0)
+    if unowned:
+        lines.append('%d of them held by a process that could not be read' % unowned)
+    for key, label, variable, inside in _MODES:
+        mode = {'shim': shim, 'cgroup': cgroup}[key]
+        if not mode:
+            continue
+        units = set(_unit_key(u) for u in mode.get('units') or [])
+        reached = [c for c in culprits if mode.get('global') or (c['unit'] and c['unit'] in units)]
+        missed = [c for c in culprits if c not in reached]
+        if reached:
+            lines.append('%s: %s: %s' % (label, inside, _owners(reached)))
+        if missed:
+            lines.append('%s: out of its reach (not in %s): %s' % (label, variable, _owners(missed)))
     return lines
 
 

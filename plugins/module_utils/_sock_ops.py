@@ -15,8 +15,10 @@ ever detached. New values replace a program in place (BPF_F_REPLACE): no connect
 in between without one of them.
 
 This file uses the standard library only and imports nothing else from the collection: the boot unit
-that keepalive_cgroup installs runs this very file (``python3 -I this-file --boot CONFIG``), so that the
-programs are loaded and pinned again after a reboot, before the units that use them start.
+that linuxnet.keepalive.keepalive_cgroup installs runs this very file (``python3 -I this-file --boot CONFIG``),
+so that the programs are loaded and pinned again after a reboot, before the units that use them start;
+and each unit's drop-in runs it before the unit starts (``--unit UNIT CONFIG``), since systemd attaches a
+pinned program (BPFProgram=) only on a cgroup2-only host, and not again after an automatic restart.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -764,9 +766,14 @@ def parse_config(text):
     return targets
 
 
-def boot(config_path, mountinfo='/proc/self/mountinfo', pin_dir=PIN_DIR):
-    """Load, pin and attach every target of the configuration; the lines to log, and how many failed."""
+def boot(config_path, mountinfo='/proc/self/mountinfo', pin_dir=PIN_DIR, unit=None):
+    """Load, pin and attach every target of the configuration (with ``unit``, that unit's only): the lines to
+    log, and how many failed."""
     targets = parse_config(_read(config_path))
+    if unit is not None:
+        targets = [t for t in targets if t.get('unit') == unit]
+        if not targets:
+            return ['unit %s: not in %s, nothing to attach' % (unit, config_path)], 1
     if not bpffs_mounted(os.path.dirname(pin_dir), mountinfo):
         mount_bpffs(os.path.dirname(pin_dir))
     cgroup_root = cgroup2_mount(mountinfo)
@@ -791,13 +798,18 @@ def describe_values(values):
 
 
 def main(argv):
-    if len(argv) != 2 or argv[0] != '--boot':
-        sys.stderr.write('usage: %s --boot CONFIG\n' % os.path.basename(sys.argv[0]))
+    """``--boot CONFIG``: every target, at boot. ``--unit UNIT CONFIG``: one unit's, as it starts (its ExecStartPre=)."""
+    if len(argv) == 2 and argv[0] == '--boot':
+        config, unit = argv[1], None
+    elif len(argv) == 3 and argv[0] == '--unit':
+        config, unit = argv[2], argv[1]
+    else:
+        sys.stderr.write('usage: %s --boot CONFIG | --unit UNIT CONFIG\n' % os.path.basename(sys.argv[0]))
         return 2
     try:
-        lines, failed = boot(argv[1])
+        lines, failed = boot(config, unit=unit)
     except (BpfError, OSError, ValueError) as exc:
-        sys.stderr.write('keepalive: %s: %s\n' % (argv[1], getattr(exc, 'reason', exc)))
+        sys.stderr.write('keepalive: %s: %s\n' % (config, getattr(exc, 'reason', exc)))
         return 1
     for line in lines:
         print('keepalive: ' + line)

@@ -13,7 +13,7 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 image="localhost/linuxnet-keepalive-debian:$suite"
-packages=systemd,systemd-sysv,python3,python3-apt,iproute2,procps,gcc,libc6-dev
+packages=systemd,systemd-sysv,python3,python3-apt,iproute2,procps,gcc,libc6-dev,bpftool
 recipe=$( { cat "$0"; echo "$suite $packages"; } | sha256sum | cut -c1-16)
 
 current=$(podman image inspect --format '{{ index .Labels "linuxnet.recipe" }}' "$image" 2>/dev/null || true)
@@ -36,6 +36,19 @@ debootstrap --variant=minbase --include="$packages" "$suite" "$rootfs" >"$work/d
 systemctl --root="$rootfs" mask systemd-modules-load.service >/dev/null 2>&1
 # No getty on a console nobody reads, no network wait in a container.
 systemctl --root="$rootfs" mask getty@tty1.service console-getty.service >/dev/null 2>&1 || true
+# A cgroup2-only /sys/fs/cgroup, as on a stock Debian 12 or 13 host, for containers started with
+# --cgroupns=private and this as their command. On a hybrid host Podman gives a container the host's
+# layout (v1 controllers, cgroup2 under /sys/fs/cgroup/unified), where systemd ignores BPFProgram=.
+# In its own cgroup namespace the container's group is its cgroup2 root, so mounting cgroup2 over
+# /sys/fs/cgroup shows it just that; without a namespace of its own nothing is remounted.
+cat >"$rootfs/usr/local/sbin/init-cgroup2" <<'INIT'
+#!/bin/sh
+if [ "$(sed -n 's/^0:://p' /proc/self/cgroup)" = / ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ]; then
+  umount -R /sys/fs/cgroup && mount -t cgroup2 -o nosuid,nodev,noexec,nsdelegate cgroup2 /sys/fs/cgroup
+fi
+exec /sbin/init "$@"
+INIT
+chmod 0755 "$rootfs/usr/local/sbin/init-cgroup2"
 # Keep the image small and reproducible.
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 : >"$rootfs/etc/machine-id"

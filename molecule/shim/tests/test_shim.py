@@ -3,9 +3,6 @@
 Tests run in file order, each on every instance; the last one removes the role.
 """
 
-import re
-import time
-
 import pytest
 
 from conftest import rig
@@ -18,54 +15,12 @@ CHECK = ('python3 -c "import socket; s = socket.socket(); '
          'print(s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))"')
 
 
-def seconds(line):
-    """The keep-alive timer of an `ss -o` line in seconds ('1min5sec', '44sec', '4.500ms', '500ms'), or None."""
-    timer = re.search(r'timer:\(keepalive,(?:(\d+)min)?(?:(\d+)(?:sec|\.))?(?:(\d+)ms)?,', line)
-    if not timer:
-        return None
-    minutes, secs, millis = (int(x) if x else 0 for x in timer.groups())
-    return minutes * 60 + secs + millis / 1000.0
-
-
-def sample(host, unit):
-    """One look at `ss`: {'client': seconds or None, 'server': ...}, or None if the connection is not there."""
-    pid = host.run('systemctl show -p MainPID --value %s' % unit).stdout.strip()
-    client, servers = None, {}
-    for line in host.run('ss -tnpoH state established').stdout.splitlines():
-        cols = line.split()
-        if cols[3].endswith(':7400') and 'pid=%s,' % pid in line:
-            client = (cols[2].rsplit(':', 1)[1], seconds(line), line)
-        elif cols[2].endswith(':7400'):
-            servers[cols[3].rsplit(':', 1)[1]] = seconds(line)
-    if client is None or client[0] not in servers:
-        return None
-    return {'client': client[1], 'server': servers[client[0]], 'ss': client[2]}
-
-
 def timers(host, unit='legacy-client.service'):
-    """The unit's connection to 127.0.0.1:7400 as `ss` shows it, sampled up to 30 times.
-
-    While a keep-alive timer's handler runs (every probe interval on an idle connection), the kernel
-    shows no pending timer; a sample with a timer is taken as soon as one is seen.
-    """
-    seen = None
-    for _attempt in range(30):
-        seen = sample(host, unit) or seen
-        if seen is not None and seen['client'] is not None:
-            return seen
-        time.sleep(0.1)
-    if seen is None:
-        raise AssertionError('no connection from %s to 127.0.0.1:7400' % unit)
-    return seen
+    return rig.timers(host, unit)
 
 
 def live_settings(host, unit='legacy-client.service'):
-    """SO_KEEPALIVE and the timing options read from the unit's live socket (keepalive_facts inspect)."""
-    facts = rig.run_module(host.backend.name, 'linuxnet.keepalive.keepalive_facts', 'ports=7400 inspect=true')
-    rows = [r for r in facts['ansible_facts']['keepalive']['connections']
-            if r['remote_port'] == 7400 and r['unit'] == unit]
-    assert rows, facts['ansible_facts']['keepalive']['connections']
-    return rows[0]
+    return rig.live_settings(host, unit)
 
 
 def test_library_is_installed_root_owned_and_not_writable_by_others(host):
@@ -169,7 +124,8 @@ def test_a_library_path_that_would_break_ld_preload_or_a_unit_is_refused(host, l
 def test_bad_values_fail_before_anything_changes(host):
     before = host.file('/etc/keepalive-shim.conf').content_string
     status, output = rig.run_converge(host.backend.name, {'keepalive_shim_count': 500})
-    assert status != 0 and 'keepalive_shim_count=500 (1 to 127)' in output and 'Nothing was changed' in output
+    assert status != 0 and 'keepalive_socket_count=500 (1 to 127)' in output and 'Nothing was changed' in output
+    assert 'given through their deprecated names' in output and 'keepalive_shim_count' in output
     assert host.file('/etc/keepalive-shim.conf').content_string == before
 
 
@@ -197,7 +153,7 @@ def test_tags_run_the_shim_steps_alone(host):
     assert 'KEEPIDLE=46' in host.file('/etc/keepalive-shim.conf').content_string
     assert host.file('/proc/sys/net/ipv4/tcp_keepalive_time').content_string.strip() == '120'  # sysctl not tagged
     status, output = rig.run_converge(host.backend.name, {'keepalive_shim_idle': 500000}, options=['--tags', 'shim'])
-    assert status != 0 and 'keepalive_shim_idle=500000' in output  # validation runs with any tag
+    assert status != 0 and 'keepalive_socket_idle=500000' in output  # validation runs with any tag
     status, output = rig.run_converge(host.backend.name)
     assert status == 0 and 'KEEPIDLE=45' in host.file('/etc/keepalive-shim.conf').content_string, output[-3000:]
 

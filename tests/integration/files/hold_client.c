@@ -1,5 +1,6 @@
-/* A TCP client built with gcc -static: connects to 127.0.0.1:PORT, prints its local port, holds the
- * connection until its standard input closes (120 s at most). Sets no socket option. Usage: hold_client PORT */
+/* A TCP client built with gcc -static: connects to 127.0.0.1:PORT, prints its local port, and holds the
+ * connection until its standard input closes (120 s at most), or for SECONDS when given (as a service).
+ * Sets no socket option. Usage: hold_client PORT [SECONDS] */
 #include <arpa/inet.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,7 +16,7 @@ int main(int argc, char **argv)
 	struct pollfd in = { .fd = 0, .events = POLLIN };
 	int fd;
 
-	if (argc != 2)
+	if (argc != 2 && argc != 3)
 		return 2;
 	memset(&to, 0, sizeof(to));
 	to.sin_family = AF_INET;
@@ -28,7 +29,10 @@ int main(int argc, char **argv)
 		return 1;
 	printf("%d\n", ntohs(me.sin_port));
 	fflush(stdout);
-	poll(&in, 1, 120000);
+	if (argc == 3)
+		sleep((unsigned int)atoi(argv[2]));
+	else
+		poll(&in, 1, 120000);
 	close(fd);
 	return 0;
 }

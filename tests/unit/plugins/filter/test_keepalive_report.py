@@ -98,3 +98,39 @@ def test_the_fleet_report_counts_every_violation_and_escapes_every_format():
     for line in case['failure']['lines'] + [c['error'] for c in suites['down']['cases']]:
         ET.fromstring('<a b="%s">%s</a>' % (line, line))  # well-formed in an attribute and an element
     assert all(c['error'] and 'bad &lt;policy&gt;' in c['error'] for c in suites['down']['cases'])
+
+
+CULPRITS = [{'process': 'python3', 'unit': 'legacy.service', 'pids': [7], 'connections': 2},
+            {'process': 'curl\nx', 'unit': 'other.service', 'pids': [9], 'connections': 1}]
+
+
+def test_coverage_says_why_each_mode_that_is_on_leaves_a_connection_without_keepalive():
+    lines = FILTERS['keepalive_coverage'](facts(culprits=CULPRITS), shim={'units': ['legacy'], 'global': False},
+                                          cgroup={'units': ['other.service'], 'global': False})
+    assert lines[0].startswith('3 established outbound connection(s) still run without keep-alive: their programs '
+                               'never set SO_KEEPALIVE')
+    assert lines[1] == 'held by: python3 (legacy.service) 2, curl\\x0ax (other.service) 1'
+    assert lines[2].startswith('preload shim: preloaded, but opened before the unit restarted') \
+        and lines[2].endswith(': python3 (legacy.service) 2')
+    assert lines[3] == 'preload shim: out of its reach (not in keepalive_shim_services): curl\\x0ax (other.service) 1'
+    assert lines[4].startswith('cgroup program: in its groups, but opened before it was attached') \
+        and lines[4].endswith(': curl\\x0ax (other.service) 1')
+    assert lines[5] == 'cgroup program: out of its reach (not in keepalive_cgroup_units): python3 (legacy.service) 2'
+    assert len(lines) == 6
+
+
+def test_coverage_in_global_mode_reaches_every_process_and_modes_that_are_off_say_nothing():
+    lines = FILTERS['keepalive_coverage'](facts(culprits=CULPRITS), cgroup={'units': [], 'global': True})
+    assert [line.split(':')[0] for line in lines[2:]] == ['cgroup program']
+    assert 'python3 (legacy.service) 2, curl\\x0ax (other.service) 1' in lines[2]
+
+
+def test_coverage_with_nothing_left_and_bad_input():
+    done = facts()
+    done['summary']['outbound_without_keepalive'] = 0
+    assert FILTERS['keepalive_coverage'](done, cgroup={'units': ['a'], 'global': False}) == [
+        'every established outbound connection has keep-alive']
+    with pytest.raises(AnsibleFilterError):
+        FILTERS['keepalive_coverage']([])
+    with pytest.raises(AnsibleFilterError):
+        FILTERS['keepalive_coverage'](facts(), shim='yes')

@@ -58,12 +58,16 @@ def test_a_units_group_is_found_or_the_reason_it_has_none_is_given(tmp_path):
 
 
 def test_the_drop_in_uses_the_units_section_and_orders_it_after_the_boot_unit():
-    text = render_dropin('app.service', '/sys/fs/bpf/keepalive/cg-system_dslice-app_dservice')
+    text = render_dropin('app.service', '/sys/fs/bpf/keepalive/cg-system_dslice-app_dservice', '/usr/bin/python3')
     assert _sock_ops.MARKER in text
     assert 'Wants=keepalive-cgroup.service\nAfter=keepalive-cgroup.service\n' in text
     assert '[Service]\nBPFProgram=sock_ops:/sys/fs/bpf/keepalive/cg-system_dslice-app_dservice\n' in text
-    assert '[Slice]\nBPFProgram=' in render_dropin('machine.slice', '/p')
-    assert '[Socket]\nBPFProgram=' in render_dropin('app.socket', '/p')
+    # where systemd does not attach it (hybrid hierarchy, an automatic restart), the unit's start does; '-' ignores a failure
+    assert ('ExecStartPre=-+/usr/bin/python3 -I /usr/local/lib/keepalive/keepalive_sock_ops.py --unit %n '
+            '/etc/keepalive-cgroup.json\n') in text
+    assert '[Slice]\nBPFProgram=' in render_dropin('machine.slice', '/p', '/usr/bin/python3')
+    assert 'ExecStartPre' not in render_dropin('machine.slice', '/p', '/usr/bin/python3')
+    assert '[Socket]\nBPFProgram=' in render_dropin('app.socket', '/p', '/usr/bin/python3')
 
 
 def test_the_boot_unit_runs_the_installed_code_isolated_before_other_units():
@@ -126,7 +130,7 @@ def test_absent_removes_our_files_and_leaves_a_drop_in_it_did_not_write(tmp_path
     theirs = tmp_path / 'units' / 'other.service.d' / _cgroup_plan.DROPIN
     ours.parent.mkdir(parents=True)
     theirs.parent.mkdir(parents=True)
-    ours.write_text(render_dropin('app.service', '/p'))
+    ours.write_text(render_dropin('app.service', '/p', '/usr/bin/python3'))
     theirs.write_text('[Service]\nBPFProgram=sock_ops:/theirs\n')
     found = plan(tmp_path).make()
     assert sorted((f['path'], f['after']) for f in found.files) == [(str(tmp_path / 'etc' / 'keepalive-cgroup.json'), None),
@@ -174,3 +178,7 @@ def test_the_boot_unit_refuses_an_interpreter_others_could_replace(tmp_path):
         found._python()
     assert 'the boot unit would run %s as root' % found.python in str(err.value)
     assert '%s is owned by uid %d with mode 0777' % (found.python, os.getuid()) in str(err.value)
+    found.python = '/usr/bin/py%sthon3'
+    with pytest.raises(CgroupError) as err:
+        found._python()
+    assert "characters a unit file's ExecStart= would change" in str(err.value)

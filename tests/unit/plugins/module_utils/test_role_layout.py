@@ -28,5 +28,6 @@ def test_every_public_variable_has_a_default_and_an_argument_spec():
     specs = load('meta', 'argument_specs.yml')['argument_specs']['main']['options']
     deprecated = set(name for name, spec in specs.items() if str(spec['description']).startswith('Deprecated'))
     assert defaults == set(specs) - deprecated
-    assert deprecated == {'keepalive_live_fix_direction'}
+    assert deprecated == {'keepalive_live_fix_direction', 'keepalive_shim_idle', 'keepalive_shim_interval',
+                          'keepalive_shim_count', 'keepalive_shim_user_timeout'}
     assert all(name.startswith('keepalive_') for name in defaults)

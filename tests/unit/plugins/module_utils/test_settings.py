@@ -45,8 +45,8 @@ def test_the_roles_checks_use_the_tables_limits():
     found = dict((name, (int(low), int(high))) for name, low, high in
                  re.findall(r'(keepalive_\w+) \| int >= (\d+) and \1 \| int <= (\d+)', text))
     role_vars = {'keepalive_time': 'idle', 'keepalive_intvl': 'interval', 'keepalive_probes': 'count',
-                 'keepalive_shim_idle': 'idle', 'keepalive_shim_interval': 'interval', 'keepalive_shim_count': 'count',
-                 'keepalive_shim_user_timeout': 'user_timeout'}
+                 'keepalive_socket_idle': 'idle', 'keepalive_socket_interval': 'interval',
+                 'keepalive_socket_count': 'count', 'keepalive_socket_user_timeout': 'user_timeout'}
     assert sorted(found) == sorted(role_vars)
     for variable, name in role_vars.items():
         setting = BY_NAME[name]
