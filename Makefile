@@ -147,12 +147,14 @@ perf: setup images
 	python tests/perf/bench_shim.py
 	python tests/perf/bench_compliance.py
 	python tests/perf/bench_namespaces.py
+	python tests/perf/bench_cgroup.py
 
 # The benchmark at a small size: proves the script and every method it compares still run.
 perf-smoke: setup
 	python tests/perf/bench_facts.py --connections 2000 --repeat 1
 	python tests/perf/bench_shim.py --calls 2000 --rounds 1
 	python tests/perf/bench_namespaces.py --namespaces 4 --connections 400 --repeat 1
+	python tests/perf/bench_cgroup.py --connections 2000 --rounds 1
 
 demo: setup images
 	tests/rig/demo.sh

@@ -88,6 +88,13 @@ def dropin_path(unit, unit_dir=UNIT_DIR):
     return os.path.join(unit_dir, unit + '.d', DROPIN)
 
 
+def command_line(python, code_path, *args):
+    """The unit file command that runs _sock_ops.run(args) from the installed code."""
+    folder, name = os.path.split(code_path)
+    entry = _sock_ops.ENTRY % (folder, os.path.splitext(name)[0])
+    return '%s -I -B -c "%s" %s' % (python, entry, ' '.join(args))
+
+
 def render_dropin(unit, pin_path, python, code_path=CODE_PATH, config_path=CONFIG_PATH):
     """A unit's drop-in: BPFProgram= for systemd, and for a service an ExecStartPre= that attaches the program itself
     where systemd does not (a hybrid hierarchy; systemd 252 after an automatic restart). A failure of it does not
@@ -98,7 +105,7 @@ def render_dropin(unit, pin_path, python, code_path=CODE_PATH, config_path=CONFI
             '[Unit]\nWants=%s\nAfter=%s\n\n[%s]\nBPFProgram=sock_ops:%s\n'
             % (MARKER, BOOT_UNIT, BOOT_UNIT, SECTIONS[kind], pin_path))
     if kind == 'service':
-        text += 'ExecStartPre=-+%s -I %s --unit %%n %s\n' % (python, code_path, config_path)
+        text += 'ExecStartPre=-+%s\n' % command_line(python, code_path, '--unit', '%n', config_path)
     return text
 
 
@@ -115,9 +122,9 @@ def render_boot_unit(python, code_path=CODE_PATH, config_path=CONFIG_PATH):
             '[Service]\n'
             'Type=oneshot\n'
             'RemainAfterExit=yes\n'
-            'ExecStart=%s -I %s --boot %s\n\n'
+            'ExecStart=%s\n\n'
             '[Install]\n'
-            'WantedBy=sysinit.target\n' % (MARKER, config_path, python, code_path, config_path))
+            'WantedBy=sysinit.target\n' % (MARKER, config_path, command_line(python, code_path, '--boot', config_path)))
 
 
 def boot_code():
@@ -129,6 +136,8 @@ def boot_code():
             text = loader.get_source(_sock_ops.__name__)
         except ImportError:
             text = None
+    if isinstance(text, bytes):
+        text = text.decode('utf-8')
     if text is None:
         text = read_text(_sock_ops.__file__)
     if not text or MARKER not in text:

@@ -15,10 +15,10 @@ ever detached. New values replace a program in place (BPF_F_REPLACE): no connect
 in between without one of them.
 
 This file uses the standard library only and imports nothing else from the collection: the boot unit
-that linuxnet.keepalive.keepalive_cgroup installs runs this very file (``python3 -I this-file --boot CONFIG``),
-so that the programs are loaded and pinned again after a reboot, before the units that use them start;
-and each unit's drop-in runs it before the unit starts (``--unit UNIT CONFIG``), since systemd attaches a
-pinned program (BPFProgram=) only on a cgroup2-only host, and not again after an automatic restart.
+that linuxnet.keepalive.keepalive_cgroup installs runs this very file's run() (``--boot CONFIG``), so that
+the programs are loaded and pinned again after a reboot, before the units that use them start; and each
+unit's drop-in runs it before the unit starts (``--unit UNIT CONFIG``), since systemd attaches a pinned
+program (BPFProgram=) only on a cgroup2-only host, and not again after an automatic restart.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -35,7 +35,6 @@ import platform
 import signal
 import socket
 import struct
-import sys
 import time
 
 # bpf(2) has a number of its own on each architecture.
@@ -505,7 +504,7 @@ def attached_programs(cgroup_root, cgroup):
 def pinned(pin_dir, cgroup):
     """{'id', 'name', 'tag', 'values', 'ours'} of what is pinned for this group, or None."""
     path = os.path.join(pin_dir, pin_name(cgroup))
-    program = open_pinned(path) if os.path.lexists(path) else None
+    program = open_pinned(path)
     if program is None:
         return None
     with program:
@@ -544,7 +543,7 @@ def ensure(cgroup_root, pin_dir, cgroup, values):
     """
     ensure_pin_dir(pin_dir)
     path = os.path.join(pin_dir, pin_name(cgroup))
-    old = open_pinned(path) if os.path.lexists(path) else None
+    old = open_pinned(path)
     try:
         old_info = old.info() if old is not None else None
         if old_info is not None and (old_info['name'] != PROGRAM_NAME or old_info['type'] != PROG_TYPE_SOCK_OPS):
@@ -599,7 +598,7 @@ def _attach(fd, program, cgroup, replace=None):
 def remove(cgroup_root, pin_dir, cgroup):
     """Detach our program from ``cgroup`` and unpin it; False when there was nothing of ours."""
     path = os.path.join(pin_dir, pin_name(cgroup))
-    program = open_pinned(path) if os.path.lexists(path) else None
+    program = open_pinned(path)
     if program is None:
         return False
     with program:
@@ -797,24 +796,22 @@ def describe_values(values):
     return text
 
 
-def main(argv):
-    """``--boot CONFIG``: every target, at boot. ``--unit UNIT CONFIG``: one unit's, as it starts (its ExecStartPre=)."""
+def run(argv):
+    """The entry of the boot unit (``--boot CONFIG``: every target) and of a unit's drop-in (``--unit UNIT CONFIG``:
+    that unit's, as it starts): (exit status, lines to log). The unit files call it through ENTRY."""
     if len(argv) == 2 and argv[0] == '--boot':
         config, unit = argv[1], None
     elif len(argv) == 3 and argv[0] == '--unit':
         config, unit = argv[2], argv[1]
     else:
-        sys.stderr.write('usage: %s --boot CONFIG | --unit UNIT CONFIG\n' % os.path.basename(sys.argv[0]))
-        return 2
+        return 2, ['keepalive: usage: --boot CONFIG | --unit UNIT CONFIG']
     try:
         lines, failed = boot(config, unit=unit)
     except (BpfError, OSError, ValueError) as exc:
-        sys.stderr.write('keepalive: %s: %s\n' % (config, getattr(exc, 'reason', exc)))
-        return 1
-    for line in lines:
-        print('keepalive: ' + line)
-    return 1 if failed else 0
+        return 1, ['keepalive: %s: %s' % (config, getattr(exc, 'reason', exc))]
+    return (1 if failed else 0), ['keepalive: ' + line for line in lines]
 
 
-if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+# How a unit file runs run() from this file installed as FOLDER/NAME.py: python3 -I -c ENTRY % (FOLDER, NAME) ARGS.
+ENTRY = ('import sys; sys.path[:0] = [%r]; import %s as code; status, lines = code.run(sys.argv[1:]); '
+         'sys.stdout.write(chr(10).join(lines + [str()])); sys.exit(status)')

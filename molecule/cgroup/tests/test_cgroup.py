@@ -78,15 +78,17 @@ def test_the_boot_unit_runs_the_collections_own_code_from_root_owned_files(host)
         ('/system.slice/%s' % u, u, 45, 75000) for u in UNITS]
     dropin = host.file('/etc/systemd/system/legacy-client.service.d/50-keepalive-cgroup.conf').content_string
     assert 'BPFProgram=sock_ops:%s/cg-system_dslice-legacy_mclient_dservice' % PIN_DIR in dropin
-    assert 'ExecStartPre=-+/usr/bin/python3 -I %s --unit %%n %s' % (CODE, CONFIG) in dropin
+    assert "ExecStartPre=-+/usr/bin/python3 -I -B -c \"import sys; sys.path[:0] = ['/usr/local/lib/keepalive']" in dropin
+    assert '" --unit %%n %s' % CONFIG in dropin
+    assert host.file('/usr/local/lib/keepalive').listdir() == ['keepalive_sock_ops.py']  # no bytecode written
 
 
 def test_each_units_group_has_exactly_one_of_ours_and_other_groups_none(host):
     for unit in UNITS:
         assert len(ours(host, '/system.slice/' + unit)) == 1, unit
     assert ours(host, '/system.slice/bystander.service') == [] and ours(host, '/') == []
-    assert sorted(host.file(PIN_DIR).listdir()) == ['cg-system_dslice-legacy_mclient_dservice',
-                                                     'cg-system_dslice-static_mclient_dservice']
+    pins = ['cg-system_dslice-legacy_mclient_dservice', 'cg-system_dslice-static_mclient_dservice']
+    assert sorted(host.file(PIN_DIR).listdir()) == pins
 
 
 def test_the_report_names_the_connections_opened_before_the_program_was_attached(host):

@@ -6,6 +6,8 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import shlex
+import subprocess
 import sys
 
 import pytest
@@ -63,8 +65,8 @@ def test_the_drop_in_uses_the_units_section_and_orders_it_after_the_boot_unit():
     assert 'Wants=keepalive-cgroup.service\nAfter=keepalive-cgroup.service\n' in text
     assert '[Service]\nBPFProgram=sock_ops:/sys/fs/bpf/keepalive/cg-system_dslice-app_dservice\n' in text
     # where systemd does not attach it (hybrid hierarchy, an automatic restart), the unit's start does; '-' ignores a failure
-    assert ('ExecStartPre=-+/usr/bin/python3 -I /usr/local/lib/keepalive/keepalive_sock_ops.py --unit %n '
-            '/etc/keepalive-cgroup.json\n') in text
+    assert 'ExecStartPre=-+/usr/bin/python3 -I -B -c "import sys; sys.path[:0] = [\'/usr/local/lib/keepalive\']; ' in text
+    assert '" --unit %n /etc/keepalive-cgroup.json\n' in text
     assert '[Slice]\nBPFProgram=' in render_dropin('machine.slice', '/p', '/usr/bin/python3')
     assert 'ExecStartPre' not in render_dropin('machine.slice', '/p', '/usr/bin/python3')
     assert '[Socket]\nBPFProgram=' in render_dropin('app.socket', '/p', '/usr/bin/python3')
@@ -72,8 +74,9 @@ def test_the_drop_in_uses_the_units_section_and_orders_it_after_the_boot_unit():
 
 def test_the_boot_unit_runs_the_installed_code_isolated_before_other_units():
     text = render_boot_unit('/usr/bin/python3')
-    assert 'ExecStart=/usr/bin/python3 -I /usr/local/lib/keepalive/keepalive_sock_ops.py --boot /etc/keepalive-cgroup.json' \
-        in text
+    assert 'ExecStart=/usr/bin/python3 -I -B -c "import sys; sys.path[:0] = [\'/usr/local/lib/keepalive\']; import ' \
+        'keepalive_sock_ops as code; ' in text
+    assert '" --boot /etc/keepalive-cgroup.json\n' in text
     for line in ('DefaultDependencies=no', 'Before=sysinit.target shutdown.target', 'WantedBy=sysinit.target',
                  'Type=oneshot', 'RemainAfterExit=yes', 'ConditionPathExists=/etc/keepalive-cgroup.json'):
         assert line + '\n' in text
@@ -82,6 +85,21 @@ def test_the_boot_unit_runs_the_installed_code_isolated_before_other_units():
 def test_the_code_the_boot_unit_runs_is_the_collections_own_file():
     with open(_sock_ops.__file__) as handle:
         assert _cgroup_plan.boot_code() == handle.read()
+
+
+def test_the_unit_files_command_runs_the_installed_copy_alone(tmp_path):
+    folder = tmp_path / 'lib'
+    folder.mkdir()
+    (folder / 'keepalive_sock_ops.py').write_text(_cgroup_plan.boot_code())
+    config = tmp_path / 'keepalive-cgroup.json'
+    config.write_text(_sock_ops.render_config([dict(VALUES, cgroup='/system.slice/a.service', unit='a.service')]))
+    line = _cgroup_plan.command_line(sys.executable, str(folder / 'keepalive_sock_ops.py'), '--unit', 'b.service',
+                                     str(config))
+    # systemd splits the line as a shell would here: no $, % or \\ in it
+    assert not set('$%\\') & set(line)
+    found = subprocess.run(shlex.split(line), capture_output=True, text=True, check=False, cwd=str(tmp_path))
+    assert found.returncode == 1
+    assert found.stdout == 'keepalive: unit b.service: not in %s, nothing to attach\n' % config
 
 
 class Recorder(System):
@@ -133,8 +151,8 @@ def test_absent_removes_our_files_and_leaves_a_drop_in_it_did_not_write(tmp_path
     ours.write_text(render_dropin('app.service', '/p', '/usr/bin/python3'))
     theirs.write_text('[Service]\nBPFProgram=sock_ops:/theirs\n')
     found = plan(tmp_path).make()
-    assert sorted((f['path'], f['after']) for f in found.files) == [(str(tmp_path / 'etc' / 'keepalive-cgroup.json'), None),
-                                                                   (str(ours), None)]
+    config = str(tmp_path / 'etc' / 'keepalive-cgroup.json')
+    assert sorted((f['path'], f['after']) for f in found.files) == [(config, None), (str(ours), None)]
     assert any('other.service.d' in w and 'left alone' in w for w in found.warnings)
     assert [(r['cgroup'], r['action']) for r in found.rows] == [('/system.slice/app.service', 'unchanged')]
 

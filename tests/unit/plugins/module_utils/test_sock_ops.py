@@ -129,6 +129,7 @@ def test_the_boot_configuration_round_trips_and_bad_ones_are_named():
         assert words in str(err.value)
 
 
-def test_the_boot_entry_point_says_how_it_is_called(capsys):
-    assert _sock_ops.main([]) == 2
-    assert 'usage:' in capsys.readouterr().err
+def test_the_entry_point_says_how_it_is_called_and_names_a_configuration_it_cannot_read(tmp_path):
+    assert _sock_ops.run([]) == (2, ['keepalive: usage: --boot CONFIG | --unit UNIT CONFIG'])
+    status, lines = _sock_ops.run(['--boot', str(tmp_path / 'missing.json')])
+    assert status == 1 and lines[0].startswith('keepalive: %s: ' % (tmp_path / 'missing.json'))
