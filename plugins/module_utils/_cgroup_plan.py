@@ -273,8 +273,7 @@ class Plan:
         state = _sock_ops.group_state(self._root(), self.pin_dir, target['cgroup'])
         pinned = state['pinned']
         if pinned is not None and not pinned['ours']:
-            raise CgroupError('%s holds a program that is not ours (name %r, id %d); it is left alone and nothing was '
-                              'attached' % (pinned['pin'], pinned['name'], pinned['id']))
+            raise CgroupError(_sock_ops.not_ours(pinned) + ' and nothing was attached')
         self._warn_orphans(target['cgroup'], state)
         same = pinned is not None and pinned['tag'] in _sock_ops.tags(_sock_ops.build(target))
         if same and state['attached']:
@@ -291,8 +290,7 @@ class Plan:
     def _removed_row(self, cgroup, unit):
         pinned = _sock_ops.pinned(self.pin_dir, cgroup) if os.path.isdir(self.pin_dir) else None
         if pinned is not None and not pinned['ours']:
-            raise CgroupError('%s holds a program that is not ours (name %r, id %d); it is left alone and nothing was '
-                              'changed' % (pinned['pin'], pinned['name'], pinned['id']))
+            raise CgroupError(_sock_ops.not_ours(pinned) + ' and nothing was changed')
         return dict(cgroup=cgroup, unit=unit, action='removed' if pinned is not None else 'unchanged',
                     before=(pinned['values'] or 'unknown') if pinned is not None else None, after=None, target=None,
                     program_id=pinned['id'] if pinned is not None else None, others=[])

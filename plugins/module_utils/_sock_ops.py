@@ -502,16 +502,33 @@ def attached_programs(cgroup_root, cgroup):
 
 
 def pinned(pin_dir, cgroup):
-    """{'id', 'name', 'tag', 'values', 'ours'} of what is pinned for this group, or None."""
+    """{'id', 'name', 'tag', 'values', 'ours', 'pin'} of what is pinned for this group, or None."""
+    program, info = _open_pin(pin_dir, cgroup)
+    if program is not None:
+        program.close()
+    return info
+
+
+def _open_pin(pin_dir, cgroup):
+    """(Program, its info with 'ours' and 'pin') of what is pinned for this group, or (None, None)."""
     path = os.path.join(pin_dir, pin_name(cgroup))
     program = open_pinned(path)
     if program is None:
-        return None
-    with program:
+        return None, None
+    try:
         info = program.info()
+    except BaseException:
+        program.close()
+        raise
     info['ours'] = info['name'] == PROGRAM_NAME and info['type'] == PROG_TYPE_SOCK_OPS
     info['pin'] = path
-    return info
+    return program, info
+
+
+def not_ours(info):
+    """The refusal to touch a pin that holds someone else's program."""
+    return '%s holds a program that is not ours (name %r, id %d); it is left alone' % (info['pin'], info['name'],
+                                                                                      info['id'])
 
 
 def group_state(cgroup_root, pin_dir, cgroup):
@@ -543,12 +560,10 @@ def ensure(cgroup_root, pin_dir, cgroup, values):
     """
     ensure_pin_dir(pin_dir)
     path = os.path.join(pin_dir, pin_name(cgroup))
-    old = open_pinned(path)
+    old, old_info = _open_pin(pin_dir, cgroup)
     try:
-        old_info = old.info() if old is not None else None
-        if old_info is not None and (old_info['name'] != PROGRAM_NAME or old_info['type'] != PROG_TYPE_SOCK_OPS):
-            raise BpfError('%s holds a program that is not ours (name %r, id %d); it is left alone'
-                           % (path, old_info['name'], old_info['id']))
+        if old_info is not None and not old_info['ours']:
+            raise BpfError(not_ours(old_info))
         wanted = tags(build(values))
         same = old_info is not None and old_info['tag'] in wanted
         fd = _open_group(cgroup_root, cgroup)
@@ -597,22 +612,19 @@ def _attach(fd, program, cgroup, replace=None):
 
 def remove(cgroup_root, pin_dir, cgroup):
     """Detach our program from ``cgroup`` and unpin it; False when there was nothing of ours."""
-    path = os.path.join(pin_dir, pin_name(cgroup))
-    program = open_pinned(path)
+    program, info = _open_pin(pin_dir, cgroup)
     if program is None:
         return False
     with program:
-        info = program.info()
-        if info['name'] != PROGRAM_NAME or info['type'] != PROG_TYPE_SOCK_OPS:
-            raise BpfError('%s holds a program that is not ours (name %r, id %d); it is left alone'
-                           % (path, info['name'], info['id']))
+        if not info['ours']:
+            raise BpfError(not_ours(info))
         fd = _open_group(cgroup_root, cgroup)
         if fd is not None:
             try:
                 detach(fd, program)
             finally:
                 os.close(fd)
-        os.unlink(path)
+        os.unlink(info['pin'])
     return True
 
 
@@ -675,6 +687,7 @@ def self_test(cgroup_root, values):
     map_fd = _map_create(len(options) + 1)
     try:
         with load(values, report_map_fd=map_fd) as program:
+            _remove_group(group_path)  # an empty one left by a self-test that was killed
             os.mkdir(group_path, 0o700)
             try:
                 fd = os.open(group_path, os.O_RDONLY | os.O_DIRECTORY)

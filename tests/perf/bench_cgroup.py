@@ -16,12 +16,13 @@ Usage: python bench_cgroup.py [--connections N] [--rounds R]
 import argparse
 import importlib.util
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+
+import syscall_count
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -36,14 +37,13 @@ def sock_ops():
     return module
 
 
-def command(group, argv, library=None, trace=None):
-    """argv run inside ``group`` (a cgroup directory), optionally under strace, with the shim preloaded or not."""
+def command(group, argv, library=None):
+    """argv run inside ``group`` (a cgroup directory), with the shim preloaded or not: (argv, environment)."""
     env = dict(os.environ, **SHIM_ENV)
     env.pop('LD_PRELOAD', None)
     if library:
         env['LD_PRELOAD'] = library
-    prefix = ['strace', '-f', '-c', '-o', trace] if trace else []
-    return ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group] + prefix + argv, env
+    return ['sh', '-c', 'echo $$ > "$0/cgroup.procs" && exec "$@"', group] + argv, env
 
 
 def run(group, loop, connections, library=None):
@@ -53,13 +53,8 @@ def run(group, loop, connections, library=None):
 
 def syscalls(group, loop, connections, library, work):
     """System calls of a run (strace -c -f total), or None without strace."""
-    if not shutil.which('strace'):
-        return None
-    out = os.path.join(work, 'strace.out')
-    argv, env = command(group, [loop, str(connections)], library, trace=out)
-    subprocess.run(argv, env=env, capture_output=True, check=True)
-    with open(out) as handle:
-        return int(re.search(r'^100\.00\s+\S+\s+\S+\s+(\d+)', handle.read(), re.M).group(1))
+    argv, env = command(group, [loop, str(connections)], library)
+    return syscall_count.total(argv, env, work)
 
 
 def bench(args, work):

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 
+import syscall_count
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 LIBKEEPALIVE = '/usr/lib/libkeepalive.so'
@@ -46,13 +48,7 @@ def instructions(loop, library, calls, work):
 
 def syscalls(loop, library, calls, work):
     """System calls of a run (strace -c -f total), or None without strace."""
-    if not shutil.which('strace'):
-        return None
-    out = os.path.join(work, 'strace.out')
-    subprocess.run(['strace', '-f', '-c', '-o', out, loop, str(calls)], env=environment(library),
-                   capture_output=True, check=True)
-    with open(out) as handle:
-        return int(re.search(r'^100\.00\s+\S+\s+\S+\s+(\d+)', handle.read(), re.M).group(1))
+    return syscall_count.total([loop, str(calls)], environment(library), work)
 
 
 def main():
