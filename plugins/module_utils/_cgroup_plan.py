@@ -317,20 +317,22 @@ class Plan:
             if not self.system.has_systemd():
                 raise CgroupError('persist: true needs systemd (no /run/systemd/system here), which runs the boot unit '
                                   'and attaches the programs of units when they restart; use persist: false')
-            for target in after:
-                unit = target.get('unit')
-                if unit and unit.endswith('.scope'):
+            units = [t for t in after if t.get('unit')]
+            for target in units:
+                if target['unit'].endswith('.scope'):
                     raise CgroupError('unit %s is a scope, made anew by whoever starts it, so nothing can be persisted '
-                                      'for it; give its slice, or use persist: false' % unit)
-                if unit:
-                    pin = os.path.join(self.pin_dir, _sock_ops.pin_name(target['cgroup']))
-                    wanted[dropin_path(unit, self.unit_dir)] = render_dropin(unit, pin, self._python(), self.code_path,
-                                                                             self.config_path)
+                                      'for it; give its slice, or use persist: false' % target['unit'])
+            boot_unit = os.path.join(self.unit_dir, BOOT_UNIT)
+            self._check_folders([self.config_path, self.code_path, boot_unit] +
+                                [dropin_path(t['unit'], self.unit_dir) for t in units])
+            python = self._python()
+            for target in units:
+                pin = os.path.join(self.pin_dir, _sock_ops.pin_name(target['cgroup']))
+                wanted[dropin_path(target['unit'], self.unit_dir)] = render_dropin(target['unit'], pin, python,
+                                                                                   self.code_path, self.config_path)
             wanted[self.config_path] = _sock_ops.render_config(after)
             wanted[self.code_path] = boot_code()
-            wanted[os.path.join(self.unit_dir, BOOT_UNIT)] = render_boot_unit(self._python(), self.code_path,
-                                                                              self.config_path)
-            self._check_folders(wanted)
+            wanted[boot_unit] = render_boot_unit(python, self.code_path, self.config_path)
         present = dict((path, read_text(path)) for path in self._our_files())
         for path in sorted(set(present) | set(wanted)):
             before, content = present.get(path), wanted.get(path)
@@ -359,9 +361,9 @@ class Plan:
                               % (self.python, '; '.join(problems) or 'it is not an absolute path'))
         return self.python
 
-    def _check_folders(self, wanted):
+    def _check_folders(self, paths):
         problems = []
-        for path in sorted(wanted):
+        for path in sorted(paths):
             problems += [p for p in unsafe_folders(path) if p not in problems]
         if problems:
             raise CgroupError('the files that keep the programs across reboots are run or read by root, but a user other '
