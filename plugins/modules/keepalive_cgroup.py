@@ -31,8 +31,8 @@ description:
   - With O(persist=true), a unit C(keepalive-cgroup.service) loads and pins the programs again at boot, before
     other units start, by running the collection's own code installed at
     C(/usr/local/lib/keepalive/keepalive_sock_ops.py) with the targets in C(/etc/keepalive-cgroup.json); each
-    unit of O(units) gets a drop-in with C(BPFProgram=), so that systemd attaches the pinned program to the unit's
-    new group whenever the unit restarts.
+    unit of O(units) gets a drop-in, so that the pinned program is attached to the unit's new group whenever
+    the unit starts.
 author:
   - linuxnet.keepalive maintainers (@linuxnet)
 options:
@@ -50,9 +50,11 @@ options:
     description:
       - systemd units, each resolved to its cgroup (a name without a type is a service). A unit must be running,
         and systemd must keep its groups in the cgroup2 hierarchy; otherwise the module fails, saying which.
-      - With O(persist=true), the unit also gets a drop-in with C(BPFProgram=sock_ops:PIN), so that its new group
-        gets the program at every restart. systemd does this only with a cgroup2-only hierarchy (a stock Debian
-        12 or 13); in hybrid mode it ignores C(BPFProgram=).
+      - With O(persist=true), the unit also gets a drop-in C(50-keepalive-cgroup.conf) with C(BPFProgram=sock_ops:PIN),
+        with which systemd attaches the pinned program to the unit's new group at every start (on a cgroup2-only
+        hierarchy, as on a stock Debian 12 or 13), and, for a service, an C(ExecStartPre=-+) that attaches it where
+        systemd does not - in hybrid mode, and after an automatic restart under systemd 252. Its failure never stops
+        the unit.
     type: list
     elements: str
     aliases: [unit]
@@ -157,7 +159,7 @@ msg:
   description: One line for a person - what is attached where, and what changed.
   returned: always
   type: str
-  sample: "keep-alive for new TCP connections of 1 group(s): /system.slice/app.service (app.service) added, idle 60s, interval 15s, count 4; persisted"
+  sample: "keep-alive for new TCP connections of 1 group(s): /system.slice/app.service (app.service) added, idle 60s, interval 15s, count 4; 4 file(s) changed"
 targets:
   description: One entry per group the run acted on.
   returned: always
@@ -313,10 +315,12 @@ def main():
             persist=dict(type='bool', default=True),
             exclusive=dict(type='bool', default=False),
         ),
-        required_if=[('state', 'present', ('cgroups', 'units'), True)],
         supports_check_mode=True,
     )
     params = module.params
+    if params['state'] == 'present' and not (params['cgroups'] or params['units']):
+        module.fail_json(msg='state=present needs at least one target: cgroups (such as /system.slice/app.service, or / '
+                             'for every process) or units. Nothing was changed.')
     values = dict((k, params[k]) for k in ('idle', 'interval', 'count', 'user_timeout'))
     try:
         validate_socket_values(values)

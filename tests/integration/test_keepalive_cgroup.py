@@ -45,6 +45,9 @@ def test_bad_values_and_targets_fail_clearly_and_attach_nothing(lab):
     assert lab['no_systemd_persist']['failed'] and 'persist: true needs systemd' in lab['no_systemd_persist']['msg']
     # the missing group was given beside an existing one: that one got nothing either
     assert lab['after_refusals'] == {'group': [], 'bpffs': False}
+    # present with no target (and exclusive, which would remove every other) fails and removes nothing
+    assert lab['no_target']['failed'] and 'state=present needs at least one target' in lab['no_target']['msg']
+    assert len(ours(lab['after_apply']['group'])) == 1
 
 
 def test_check_mode_reports_the_change_and_attaches_nothing(lab):

@@ -161,6 +161,7 @@ def main():
         out['after_check'] = {'group': lab.programs(lab.group), 'bpffs': lab.sock_ops.bpffs_mounted()}
         out['apply'] = lab.run(given, options=['--diff'])
         out['again'] = lab.run(given)
+        out['no_target'] = lab.run('{"cgroups": [], "exclusive": true, "persist": false}')
         out['after_apply'] = {'group': lab.programs(lab.group), 'nested': lab.programs(lab.nested),
                               'bpffs': lab.sock_ops.bpffs_mounted(), 'pins': sorted(os.listdir(lab.sock_ops.PIN_DIR))}
         ports = {
