@@ -527,8 +527,8 @@ def _open_pin(pin_dir, cgroup):
 
 def not_ours(info):
     """The refusal to touch a pin that holds someone else's program."""
-    return '%s holds a program that is not ours (name %r, id %d); it is left alone' % (info['pin'], info['name'],
-                                                                                      info['id'])
+    return ('%s holds a program that is not ours (name %r, id %d); it is left alone'
+            % (info['pin'], info['name'], info['id']))
 
 
 def group_state(cgroup_root, pin_dir, cgroup):
