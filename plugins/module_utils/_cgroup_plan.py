@@ -145,12 +145,6 @@ def boot_code():
     return text
 
 
-def values_text(values):
-    if not values:
-        return ''
-    return ''.join('%s = %s\n' % (name, values.get(name)) for name in VALUE_NAMES if values.get(name) is not None)
-
-
 class System:
     """What the plan needs from the host; the module gives the real one, tests a recording one."""
 

@@ -87,3 +87,8 @@ def validate_socket_values(wanted):
             problems.append('%s must be an integer %s, not %r' % (setting.name, describe_range(setting), value))
     if problems:
         raise ValueError('; '.join(problems))
+
+
+def values_text(values, names=NAMES):
+    """'idle = 60\ninterval = 15\n...' for a diff: the given names in order, those without a value left out."""
+    return ''.join('%s = %s\n' % (name, values[name]) for name in names if values and values.get(name) is not None)

@@ -205,12 +205,8 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_fact
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
     process_sockets, select_pids, unreachable_processes,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import NAMES, validate_socket_values
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import NAMES, validate_socket_values, values_text
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
-
-
-def settings_text(values):
-    return ''.join('%s = %s\n' % (k, values[k]) for k in NAMES) if values else ''
 
 
 def main():
@@ -276,7 +272,7 @@ def main():
         result['diff'] = [dict(before_header='pid %s fd %s %s:%s -> %s:%s' % (r['pid'], r['fd'], r['local_address'],
                                                                               r['local_port'], r['remote_address'],
                                                                               r['remote_port']),
-                               before=settings_text(r['before']), after=settings_text(r['after']))
+                               before=values_text(r['before']), after=values_text(r['after']))
                           for r in results if r['status'] == 'changed']
     if failures and not summary['changed'] and not summary['unchanged'] and not summary['inspected']:
         result['msg'] = 'no selected socket could be reached: %s' % failures[0]['reason']

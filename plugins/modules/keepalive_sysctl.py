@@ -181,7 +181,7 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import NamespaceError, entered
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, write_atomic
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
-    PROC_SYS, SYSCTL_KEYS, proc_path, read_running, write_running,
+    PROC_SYS, SYSCTL_KEYS, proc_path, read_running, values_text, write_running,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
     CONFIG_DIRS, SYSCTL_CONF, SysctlConfigError, boot_values, by_key, by_option, check_path, conflicts,
@@ -189,10 +189,6 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config 
 )
 
 MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_sysctl)'
-
-
-def values_text(values):
-    return ''.join('%s = %s\n' % (key, values[key]) for key in SYSCTL_KEYS if key in values)
 
 
 def refuse_read_only(module, keys):
@@ -310,7 +306,7 @@ def run(module):
     if module._diff:
         result['diff'] = [
             dict(before_header='running kernel', after_header='running kernel',
-                 before=values_text(before), after=values_text(target)),
+                 before=values_text(before, SYSCTL_KEYS), after=values_text(target, SYSCTL_KEYS)),
             dict(before_header=path, after_header=path, before=current or '',
                  after=(content or '') if params['persist'] or params['state'] == 'absent' else current or ''),
         ]

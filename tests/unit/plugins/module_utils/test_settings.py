@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
     BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, validate_socket_values,
-    write_running,
+    values_text, write_running,
 )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -76,3 +76,9 @@ def test_socket_values_are_checked_against_the_table_naming_every_problem():
                  'count must be an integer from 1 to 127, not 128',
                  'user_timeout must be an integer from 0 to 2147483647 milliseconds, not -1'):
         assert text in str(err.value)
+
+
+def test_values_text_lists_the_names_in_order_and_leaves_out_values_not_given():
+    assert values_text({'idle': 60, 'keepalive': 1, 'user_timeout': None, 'count': 0}) == 'keepalive = 1\nidle = 60\ncount = 0\n'
+    assert values_text({'net.ipv4.tcp_keepalive_time': 120}, SYSCTL_KEYS) == 'net.ipv4.tcp_keepalive_time = 120\n'
+    assert values_text(None) == ''
