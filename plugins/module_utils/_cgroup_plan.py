@@ -254,8 +254,8 @@ class Plan:
                                       % (target['cgroup'], root))
             removed = sorted(ours - set(t['cgroup'] for t in asked)) if self.exclusive else []
         else:
-            removed = sorted(ours & set(t['cgroup'] for t in asked)) if asked or self.cgroups or self.units \
-                else sorted(ours)
+            # the targets given (a unit neither running nor persisted has nothing of ours), or with none, all of ours
+            removed = sorted(ours & set(t['cgroup'] for t in asked)) if self.cgroups or self.units else sorted(ours)
         for target in asked if self.state == 'present' else []:
             self.rows.append(self._present_row(target))
         for cgroup in removed:
@@ -282,7 +282,7 @@ class Plan:
                     program_id=pinned['id'] if pinned is not None else None, others=state['others'])
 
     def _removed_row(self, cgroup, unit):
-        pinned = _sock_ops.pinned(self.pin_dir, cgroup) if os.path.isdir(self.pin_dir) else None
+        pinned = _sock_ops.pinned(self.pin_dir, cgroup)
         if pinned is not None and not pinned['ours']:
             raise CgroupError(_sock_ops.not_ours(pinned) + ' and nothing was changed')
         return dict(cgroup=cgroup, unit=unit, action='removed' if pinned is not None else 'unchanged',

@@ -100,6 +100,7 @@ def test_a_foreign_program_on_a_nested_group_survives_and_its_clients_still_get_
     foreign = [{'id': lab['foreign_id'], 'name': 'foreign_ops', 'values': None}]
     for step in ('after_apply', 'after_replace', 'after_absent'):
         assert lab[step]['nested'] == foreign, step
+    assert foreign[0] in lab['after_exclusive']['nested'] and len(ours(lab['after_exclusive']['nested'])) == 1
     assert lab['clients']['nested']['settings']['keepalive'] == 1
 
 
@@ -117,8 +118,16 @@ def test_new_values_replace_the_program_in_place(lab):
     assert old['settings']['idle'] == IDLE  # an open connection keeps what it had: the live fix changes those
 
 
+def test_exclusive_removes_ours_from_every_group_not_given(lab):
+    actions = dict((t['cgroup'], t['action']) for t in lab['exclusive']['targets'])
+    assert actions == {lab['nested']: 'added', lab['group']: 'removed'}
+    assert lab['after_exclusive']['group'] == []
+    assert [a['cgroup'] for a in lab['exclusive']['attached']] == [lab['nested']]
+
+
 def test_absent_removes_ours_only_and_a_second_absent_changes_nothing(lab):
     assert lab['absent']['changed'] and lab['absent']['targets'][0]['action'] == 'removed'
+    assert lab['absent']['targets'][0]['cgroup'] == lab['nested']
     assert '-idle = 44' in lab['absent']['_printed']
     assert not lab['absent_again']['changed'] and not lab['absent_again']['failed']
     assert lab['after_absent']['group'] == [] and not lab['after_absent']['pin_dir']

@@ -186,7 +186,10 @@ def main():
                                 'pins': sorted(os.listdir(lab.sock_ops.PIN_DIR))}
         ports = {'new': lab.python(lab.group, 'connect', '4', str(PORT)), 'old': ports['ipv4']}
         out['after_replace_clients'] = lab.observe(ports)
-        out['absent'] = lab.run('cgroups=%s state=absent' % lab.group, options=['--diff'])
+        out['exclusive'] = lab.run('cgroups=%s exclusive=true idle=44 interval=8 count=2 user_timeout=5000 persist=false'
+                                   % lab.nested)
+        out['after_exclusive'] = {'group': lab.programs(lab.group), 'nested': lab.programs(lab.nested)}
+        out['absent'] = lab.run('cgroups=%s state=absent' % lab.nested, options=['--diff'])
         out['absent_again'] = lab.run('state=absent')
         out['after_absent'] = {'group': lab.programs(lab.group), 'nested': lab.programs(lab.nested),
                                'pin_dir': os.path.exists(lab.sock_ops.PIN_DIR)}
