@@ -556,7 +556,7 @@ def ensure(cgroup_root, pin_dir, cgroup, values):
     """Give ``cgroup`` our program with ``values``: pinned, and attached when the group exists.
 
     Returns 'unchanged', 'added', 'replaced' (in place, no window without a program) or 'pinned'
-    (the group does not exist yet: a unit that starts later, whose BPFProgram= attaches it).
+    (the group does not exist yet: a unit that starts later, whose drop-in attaches it).
     """
     ensure_pin_dir(pin_dir)
     path = os.path.join(pin_dir, pin_name(cgroup))
