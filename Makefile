@@ -124,7 +124,7 @@ build: setup
 	ansible-galaxy collection install --force -p $(CACHE)/build/installed $(CACHE)/build/linuxnet-keepalive-*.tar.gz
 	@tar -tzf $(CACHE)/build/linuxnet-keepalive-*.tar.gz | grep -E '^(tests|molecule|\.venv|\.cache)/' && { echo "build_ignore let test files into the artifact"; exit 1; } || true
 	@tar -tzf $(CACHE)/build/linuxnet-keepalive-*.tar.gz | grep -x 'CHANGELOG.rst' >/dev/null || { echo "the artifact carries no release notes (CHANGELOG.rst)"; exit 1; }
-	GALAXY_IMPORTER_CONFIG=$(ROOT)/tests/rig/galaxy-importer.cfg python -m galaxy_importer.main $(CACHE)/build/linuxnet-keepalive-*.tar.gz \
+	cd $(CACHE)/build && GALAXY_IMPORTER_CONFIG=$(ROOT)/tests/rig/galaxy-importer.cfg python -m galaxy_importer.main $(CACHE)/build/linuxnet-keepalive-*.tar.gz \
 	  | tee $(CACHE)/build/importer.log | grep -E 'WARNING|ERROR|completed' ; \
 	  grep -q 'Importer processing completed successfully' $(CACHE)/build/importer.log && ! grep -qE 'WARNING|ERROR' $(CACHE)/build/importer.log
 	@for m in $$(ls plugins/modules/*.py 2>/dev/null | xargs -n1 basename | sed 's/\.py$$//'); do \

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 
+import compiled
 import syscall_count
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -65,12 +66,8 @@ def bench(args, work):
     root = program.cgroup2_mount()
     base = '/ka-bench-%d' % os.getpid()
     groups = {'plain': base + '/plain', 'program': base + '/program'}
-    shim = os.path.join(work, 'libkeepalive_shim.so')
-    loop = os.path.join(work, 'connect_loop')
-    subprocess.run(['gcc', '-O2', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-o', shim,
-                    os.path.join(ROOT, 'roles', 'keepalive', 'files', 'keepalive_shim.c'), '-ldl'], check=True)
-    subprocess.run(['gcc', '-O2', '-Wall', '-Wextra', '-Werror', '-o', loop, os.path.join(HERE, 'connect_loop.c')],
-                   check=True)
+    shim = compiled.shim(work)
+    loop = compiled.loop(work, 'connect_loop')
     os.mkdir(os.path.join(root, base.lstrip('/')))
     try:
         for group in groups.values():

@@ -19,10 +19,9 @@ import subprocess
 import sys
 import tempfile
 
+import compiled
 import syscall_count
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 LIBKEEPALIVE = '/usr/lib/libkeepalive.so'
 SETTINGS = {'KEEPIDLE': '120', 'KEEPINTVL': '30', 'KEEPCNT': '4'}
 
@@ -58,12 +57,8 @@ def main():
     args = parser.parse_args()
 
     work = tempfile.mkdtemp(prefix='keepalive-bench-')
-    shim = os.path.join(work, 'libkeepalive_shim.so')
-    loop = os.path.join(work, 'socket_loop')
-    subprocess.run(['gcc', '-O2', '-Wall', '-Wextra', '-Werror', '-fPIC', '-shared', '-o', shim,
-                    os.path.join(ROOT, 'roles', 'keepalive', 'files', 'keepalive_shim.c'), '-ldl'], check=True)
-    subprocess.run(['gcc', '-O2', '-Wall', '-Wextra', '-Werror', '-o', loop, os.path.join(HERE, 'socket_loop.c')],
-                   check=True)
+    shim = compiled.shim(work)
+    loop = compiled.loop(work, 'socket_loop')
     variants = [('no preload', None), ('keepalive_shim', shim)]
     if os.path.exists(LIBKEEPALIVE):
         variants.append(('libkeepalive0', LIBKEEPALIVE))

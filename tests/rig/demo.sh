@@ -19,6 +19,12 @@ report() {  # report HOST CONNECTION [EXTRA VARS]: the collection's own report p
     | sed -n '/msg:/,/^$/p' | sed -e '1d' -e "s/^    - '\{0,1\}//" -e "s/'\$//"
 }
 
+adhoc() {  # adhoc MODULE ARGS [EXTRA PATTERN]: one module ad hoc on the container, its diff and its verdict
+  ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ansible all -i "$name," -c containers.podman.podman \
+    -m "linuxnet.keepalive.$1" -a "$2" --diff \
+    | grep -E "^[-+@]|^---|^\\+\\+\\+${3:-}| \\| (CHANGED|SUCCESS|FAILED)" | sed 's/ =>.*//'
+}
+
 echo "== booting a disposable container ($image)"
 # Its own cgroup namespace and a cgroup2-only /sys/fs/cgroup, as on a stock Debian host (tests/rig/build-image.sh)
 podman run -d --name "$name" --privileged --systemd=always --cgroupns=private "$image" /usr/local/sbin/init-cgroup2 >/dev/null
@@ -61,17 +67,13 @@ echo "does not set it still has no timer: no sysctl turns keep-alive on for a so
 echo
 
 echo "== live fix: keepalive_sockets on the running service, without restarting it"
-ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ansible all -i "$name," -c containers.podman.podman \
-  -m linuxnet.keepalive.keepalive_sockets -a "unit=legacy-app idle=60 interval=15 count=4" --diff \
-  | grep -E '^[-+@]|^---|^\+\+\+| \| (CHANGED|SUCCESS|FAILED)' | sed 's/ =>.*//'
+adhoc keepalive_sockets "unit=legacy-app idle=60 interval=15 count=4"
 echo "\$ ss -tno state established   (inside the container, after the live fix)"
 podman exec "$name" ss -tno state established
 echo
 
 echo "== the cgroup program: keepalive_cgroup on system.slice, where the service runs (live only)"
-ANSIBLE_NOCOLOR=1 ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3 ansible all -i "$name," -c containers.podman.podman \
-  -m linuxnet.keepalive.keepalive_cgroup -a "cgroups=/system.slice idle=45 interval=15 count=4 persist=false" --diff \
-  | grep -E '^[-+@]|^---|^\+\+\+|"msg"| \| (CHANGED|SUCCESS|FAILED)' | sed 's/ =>.*//'
+adhoc keepalive_cgroup "cgroups=/system.slice idle=45 interval=15 count=4 persist=false" '|"msg"'
 echo "== restarting the service: the kernel gives every new connection of its cgroup keep-alive"
 stop_app
 start_app
