@@ -35,11 +35,15 @@ import platform
 import signal
 import socket
 import struct
+import sys
 import time
 
 # bpf(2) has a number of its own on each architecture.
 SYSCALL_BPF = {'x86_64': 321, 'aarch64': 280, 'riscv64': 280, 'ppc64le': 361, 'ppc64': 361, 's390x': 351,
                'armv7l': 386, 'armv6l': 386, 'i686': 357, 'i386': 357}
+
+# The kernel reads the program and union bpf_attr in the machine's own byte order.
+BIG_ENDIAN = sys.byteorder == 'big'
 
 # bpf(2) commands
 MAP_CREATE, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM = 0, 1, 2
@@ -95,7 +99,11 @@ class BpfError(Exception):
 
 # --- the program ----------------------------------------------------------------------------------
 
-def _insn(code, dst=0, src=0, off=0, imm=0):
+def _insn(code, dst=0, src=0, off=0, imm=0, big=BIG_ENDIAN):
+    """One instruction, struct bpf_insn, in the machine's byte order: the kernel takes the program as it is
+    in memory, and on a big-endian machine its register fields swap nibbles too (dst_reg is the high one)."""
+    if big:
+        return struct.pack('>BBhi', code, (dst << 4) | src, off, imm)
     return struct.pack('<BBhi', code, dst | (src << 4), off, imm)
 
 
@@ -116,33 +124,38 @@ def _options(values):
     return found
 
 
-def build(values, report_map_fd=None):
+def build(values, report_map_fd=None, big=BIG_ENDIAN):
     """The program's instructions (bytes) for {'idle': 120, 'interval': 30, 'count': 4, 'user_timeout': None}.
 
     With ``report_map_fd`` (an array map of len(options) + 1 entries, used by the self-test) the
     program also stores each bpf_setsockopt() result at the option's index, and 1 at the last index.
+    ``big`` gives the byte order (the machine's by default).
     """
+    def insn(*args, **kwargs):
+        return _insn(*args, big=big, **kwargs)
+
     body = []
     for index, (_name, level, optname, value) in enumerate(_options(values)):
-        body += [_insn(_ST_W, _R10, 0, -4, value), _insn(_MOV_X, _R1, _R6), _insn(_MOV_K, _R2, imm=level),
-                 _insn(_MOV_K, _R3, imm=optname), _insn(_MOV_X, _R4, _R10), _insn(_ADD_K, _R4, imm=-4),
-                 _insn(_MOV_K, _R5, imm=4), _insn(_CALL, imm=HELPER_SETSOCKOPT)]
+        body += [insn(_ST_W, _R10, 0, -4, value), insn(_MOV_X, _R1, _R6), insn(_MOV_K, _R2, imm=level),
+                 insn(_MOV_K, _R3, imm=optname), insn(_MOV_X, _R4, _R10), insn(_ADD_K, _R4, imm=-4),
+                 insn(_MOV_K, _R5, imm=4), insn(_CALL, imm=HELPER_SETSOCKOPT)]
         if report_map_fd is not None:
-            body += [_insn(_STX_W, _R10, _R0, -8)] + _report(report_map_fd, index)
+            body += [insn(_STX_W, _R10, _R0, -8)] + _report(report_map_fd, index, big)
     if report_map_fd is not None:
-        body += [_insn(_ST_W, _R10, 0, -8, 1)] + _report(report_map_fd, len(_options(values)))
-    head = [_insn(_MOV_X, _R6, _R1), _insn(_LDX_W, _R2, _R6, 0),
-            _insn(_JEQ_K, _R2, 0, 2, SOCK_OPS_ACTIVE_ESTABLISHED_CB),
-            _insn(_JEQ_K, _R2, 0, 1, SOCK_OPS_PASSIVE_ESTABLISHED_CB),
-            _insn(_JA, off=len(body))]
-    return b''.join(head + body + [_insn(_MOV_K, _R0, imm=1), _insn(_EXIT)])
+        body += [insn(_ST_W, _R10, 0, -8, 1)] + _report(report_map_fd, len(_options(values)), big)
+    head = [insn(_MOV_X, _R6, _R1), insn(_LDX_W, _R2, _R6, 0),
+            insn(_JEQ_K, _R2, 0, 2, SOCK_OPS_ACTIVE_ESTABLISHED_CB),
+            insn(_JEQ_K, _R2, 0, 1, SOCK_OPS_PASSIVE_ESTABLISHED_CB),
+            insn(_JA, off=len(body))]
+    return b''.join(head + body + [insn(_MOV_K, _R0, imm=1), insn(_EXIT)])
 
 
-def _report(map_fd, index):
+def _report(map_fd, index, big):
     """map[index] = the 32-bit value at r10-8."""
-    return [_insn(_ST_W, _R10, 0, -12, index), _insn(_LD_IMM64, _R1, PSEUDO_MAP_FD, imm=map_fd), _insn(0),
-            _insn(_MOV_X, _R2, _R10), _insn(_ADD_K, _R2, imm=-12), _insn(_MOV_X, _R3, _R10),
-            _insn(_ADD_K, _R3, imm=-8), _insn(_MOV_K, _R4, imm=0), _insn(_CALL, imm=HELPER_MAP_UPDATE_ELEM)]
+    parts = [(_ST_W, _R10, 0, -12, index), (_LD_IMM64, _R1, PSEUDO_MAP_FD, 0, map_fd), (0,),
+             (_MOV_X, _R2, _R10), (_ADD_K, _R2, 0, 0, -12), (_MOV_X, _R3, _R10),
+             (_ADD_K, _R3, 0, 0, -8), (_MOV_K, _R4), (_CALL, 0, 0, 0, HELPER_MAP_UPDATE_ELEM)]
+    return [_insn(*part, big=big) for part in parts]
 
 
 def tags(code):
@@ -150,7 +163,7 @@ def tags(code):
     return (hashlib.sha1(code).hexdigest()[:16], hashlib.sha256(code).hexdigest()[:16])
 
 
-def decode(code):
+def decode(code, big=BIG_ENDIAN):
     """The values of one of our programs from its instructions (as the kernel shows them), or None.
 
     Reads the constant stored before each bpf_setsockopt() call and the option it is passed with;
@@ -161,8 +174,8 @@ def decode(code):
     values = dict((name, None) for name in VALUE_NAMES)
     stored, registers = None, {}
     for offset in range(0, len(code) - len(code) % 8, 8):
-        op, regs, off, imm = struct.unpack_from('<BBhi', code, offset)
-        dst = regs & 0x0f
+        op, regs, off, imm = struct.unpack_from('>BBhi' if big else '<BBhi', code, offset)
+        dst = regs >> 4 if big else regs & 0x0f
         if op == _ST_W and dst == _R10 and off == -4:
             stored = imm
         elif op == _MOV_K:
@@ -231,22 +244,22 @@ class Program:
         """{'id', 'name', 'tag', 'values'}: values decoded and checked against the tag, else None."""
         info = ctypes.create_string_buffer(256)
         try:
-            _bpf(OBJ_GET_INFO_BY_FD, struct.pack('<IIQ', self.fd, len(info), ctypes.addressof(info)))
+            _bpf(OBJ_GET_INFO_BY_FD, struct.pack('=IIQ', self.fd, len(info), ctypes.addressof(info)))
         except OSError as exc:
             raise _explain(exc, 'reading a BPF program\'s information')
         raw = info.raw
-        prog_type, prog_id = struct.unpack_from('<II', raw, 0)
+        prog_type, prog_id = struct.unpack_from('=II', raw, 0)
         tag = raw[8:16].hex()
-        xlated_len, = struct.unpack_from('<I', raw, 20)
+        xlated_len, = struct.unpack_from('=I', raw, 20)
         name = raw[64:80].split(b'\0', 1)[0].decode('ascii', 'replace')
         found = dict(id=prog_id, type=prog_type, name=name, tag=tag, values=None)
         if xlated_len:
             code = ctypes.create_string_buffer(xlated_len)
             query = ctypes.create_string_buffer(256)
-            struct.pack_into('<I', query, 20, xlated_len)
-            struct.pack_into('<Q', query, 32, ctypes.addressof(code))
+            struct.pack_into('=I', query, 20, xlated_len)
+            struct.pack_into('=Q', query, 32, ctypes.addressof(code))
             try:
-                _bpf(OBJ_GET_INFO_BY_FD, struct.pack('<IIQ', self.fd, len(query), ctypes.addressof(query)))
+                _bpf(OBJ_GET_INFO_BY_FD, struct.pack('=IIQ', self.fd, len(query), ctypes.addressof(query)))
                 values = decode(code.raw)
             except OSError:
                 values = None
@@ -265,7 +278,7 @@ def load_code(code, name):
     insns = ctypes.create_string_buffer(code, len(code))
     licence = ctypes.create_string_buffer(b'GPL')
     log = ctypes.create_string_buffer(16384)
-    attr = struct.pack('<IIQQIIQII16s', PROG_TYPE_SOCK_OPS, len(code) // 8, ctypes.addressof(insns),
+    attr = struct.pack('=IIQQIIQII16s', PROG_TYPE_SOCK_OPS, len(code) // 8, ctypes.addressof(insns),
                        ctypes.addressof(licence), 1, len(log), ctypes.addressof(log), 0, 0, name.encode('ascii'))
     try:
         fd, _raw = _bpf(PROG_LOAD, attr)
@@ -283,7 +296,7 @@ def load_code(code, name):
 
 def _path_attr(path, fd=0):
     buf = ctypes.create_string_buffer(path.encode('utf-8'))
-    return buf, struct.pack('<QII', ctypes.addressof(buf), fd, 0)
+    return buf, struct.pack('=QII', ctypes.addressof(buf), fd, 0)
 
 
 def pin(program, path):
@@ -312,7 +325,7 @@ def open_pinned(path):
 def program_by_id(prog_id):
     """The Program with this id, or None when it is gone."""
     try:
-        fd, _raw = _bpf(PROG_GET_FD_BY_ID, struct.pack('<I', prog_id))
+        fd, _raw = _bpf(PROG_GET_FD_BY_ID, struct.pack('=I', prog_id))
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
@@ -323,20 +336,20 @@ def program_by_id(prog_id):
 def query(cgroup_fd):
     """(attach flags, [program ids]) of the sock_ops programs attached to the group itself."""
     ids = (ctypes.c_uint32 * 64)()
-    attr = struct.pack('<IIIIQI', cgroup_fd, CGROUP_SOCK_OPS, 0, 0, ctypes.addressof(ids), len(ids))
+    attr = struct.pack('=IIIIQI', cgroup_fd, CGROUP_SOCK_OPS, 0, 0, ctypes.addressof(ids), len(ids))
     try:
         _result, raw = _bpf(PROG_QUERY, attr)
     except OSError as exc:
         raise _explain(exc, 'listing the sock_ops programs of a cgroup')
-    flags, = struct.unpack_from('<I', raw, 12)
-    count, = struct.unpack_from('<I', raw, 24)
+    flags, = struct.unpack_from('=I', raw, 12)
+    count, = struct.unpack_from('=I', raw, 24)
     return flags, list(ids[:min(count, len(ids))])
 
 
 def attach(cgroup_fd, program, replace=None):
     """Attach with BPF_F_ALLOW_MULTI; with ``replace`` (a Program attached there), swap it in place."""
     flags = F_ALLOW_MULTI | (F_REPLACE if replace is not None else 0)
-    attr = struct.pack('<IIIII', cgroup_fd, program.fd, CGROUP_SOCK_OPS, flags,
+    attr = struct.pack('=IIIII', cgroup_fd, program.fd, CGROUP_SOCK_OPS, flags,
                        replace.fd if replace is not None else 0)
     _bpf(PROG_ATTACH, attr)
 
@@ -344,7 +357,7 @@ def attach(cgroup_fd, program, replace=None):
 def detach(cgroup_fd, program):
     """Detach this very program from the group; False when it was not attached there."""
     try:
-        _bpf(PROG_DETACH, struct.pack('<IIIII', cgroup_fd, program.fd, CGROUP_SOCK_OPS, 0, 0))
+        _bpf(PROG_DETACH, struct.pack('=IIIII', cgroup_fd, program.fd, CGROUP_SOCK_OPS, 0, 0))
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return False
@@ -641,7 +654,7 @@ def ours(pin_dir):
 
 def _map_create(entries):
     try:
-        fd, _raw = _bpf(MAP_CREATE, struct.pack('<IIIII', MAP_TYPE_ARRAY, 4, 4, entries, 0))
+        fd, _raw = _bpf(MAP_CREATE, struct.pack('=IIIII', MAP_TYPE_ARRAY, 4, 4, entries, 0))
     except OSError as exc:
         raise _explain(exc, 'creating the self-test\'s map')
     return fd
@@ -649,7 +662,7 @@ def _map_create(entries):
 
 def _map_lookup(map_fd, index):
     key, value = ctypes.c_uint32(index), ctypes.c_int32(0)
-    _bpf(MAP_LOOKUP_ELEM, struct.pack('<IIQQQ', map_fd, 0, ctypes.addressof(key), ctypes.addressof(value), 0))
+    _bpf(MAP_LOOKUP_ELEM, struct.pack('=IIQQQ', map_fd, 0, ctypes.addressof(key), ctypes.addressof(value), 0))
     return value.value
 
 

@@ -105,6 +105,8 @@ attributes:
     description:
       - Linux 5.9 or later (or a kernel with the change backported), cgroup v2 (a cgroup2-only or hybrid hierarchy),
         root. O(units) and O(persist=true) need systemd.
+      - x86_64, aarch64, riscv64, ppc64, ppc64le, s390x, 32-bit ARM and x86 (the program is built in the machine's
+        byte order); it is tested on x86_64, and the self-test proves it on any machine before it is attached.
 extends_documentation_fragment:
   - linuxnet.keepalive.attributes
 notes:

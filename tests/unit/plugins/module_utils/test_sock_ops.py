@@ -70,6 +70,25 @@ def test_decode_reads_back_the_values_and_the_tags_are_the_kernels_hashes():
     assert _sock_ops.decode(struct.pack('<BBhi', 0xb7, 0, 0, 1) + struct.pack('<BBhi', 0x95, 0, 0, 0)) is None
 
 
+def test_on_a_big_endian_machine_fields_are_big_endian_and_dst_reg_is_the_high_nibble():
+    # struct bpf_insn {u8 code; u8 dst_reg:4, src_reg:4; s16 off; s32 imm}, as the kernel reads it in memory
+    little, big = _sock_ops.build(VALUES, big=False), _sock_ops.build(VALUES, big=True)
+    assert little[:8] == bytes.fromhex('bf16000000000000')        # r6 = r1
+    assert big[:8] == bytes.fromhex('bf61000000000000')
+    assert little[16:24] == bytes.fromhex('1502020004000000')     # if r2 == 4 goto +2
+    assert big[16:24] == bytes.fromhex('1520000200000004')
+    for values in (VALUES, dict(VALUES, user_timeout=30000)):
+        for report in (None, 7):
+            little = _sock_ops.build(values, report_map_fd=report, big=False)
+            big = _sock_ops.build(values, report_map_fd=report, big=True)
+            assert len(big) == len(little)
+            for offset in range(0, len(little), 8):
+                code, regs, off, imm = struct.unpack_from('<BBhi', little, offset)
+                assert big[offset:offset + 8] == struct.pack('>BBhi', code, (regs & 0x0f) << 4 | regs >> 4, off, imm)
+        assert _sock_ops.decode(_sock_ops.build(values, big=True), big=True) == values
+        assert _sock_ops.decode(_sock_ops.build(values, big=True), big=False) is None
+
+
 @pytest.mark.parametrize('cgroup,name', [
     ('/', 'cg-'),
     ('/system.slice/app.service', 'cg-system_dslice-app_dservice'),
