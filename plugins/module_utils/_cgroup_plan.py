@@ -428,8 +428,6 @@ class Plan:
         units = dict((t['cgroup'], t.get('unit')) for t in (self.config if self.config_after is None else self.config_after))
         units.update((r['cgroup'], r['unit']) for r in self.rows if r['action'] != 'removed')
         found = []
-        if self.cgroup_root is None and not _sock_ops.ours(self.pin_dir):
-            return found
         for cgroup in _sock_ops.ours(self.pin_dir):
             state = _sock_ops.group_state(self._root(), self.pin_dir, cgroup)
             pinned = state['pinned'] or {}

@@ -16,6 +16,7 @@ __metaclass__ = type
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._report_text import (
     markdown_cell, printable, xml_text,
 )
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import unit_name
 
 TABLE_ROWS = 15
 
@@ -83,19 +84,15 @@ def facts_table(facts, title=None, rows=TABLE_ROWS):
     return lines
 
 
-def _unit_key(name):
-    return name if '.' in name else name + '.service'
-
-
 def _owners(culprits):
     return ', '.join('%s %d' % (owner(c['process'], c['unit']), c['connections']) for c in culprits)
 
 
-# Per mode of the role: its name, its variables, and why a connection in its reach or out of it has no keep-alive.
+# Per mode of the role (shim, cgroup): its name, its variables, and why a connection in its reach has no keep-alive.
 _MODES = (
-    ('shim', 'preload shim', 'keepalive_shim_services',
+    ('preload shim', 'keepalive_shim_services',
      'preloaded, but opened before the unit restarted, or by a static, Go or setuid program'),
-    ('cgroup', 'cgroup program', 'keepalive_cgroup_units',
+    ('cgroup program', 'keepalive_cgroup_units',
      'in its groups, but opened before it was attached (keepalive_live_fix or a restart gives them keep-alive), '
      'or turned off by the program after connecting'),
 )
@@ -119,11 +116,10 @@ def coverage(summary, shim=None, cgroup=None):
     unowned = summary.get('culprits_without_owner', 0)
     if unowned:
         lines.append('%d of them held by a process that could not be read' % unowned)
-    for key, label, variable, inside in _MODES:
-        mode = {'shim': shim, 'cgroup': cgroup}[key]
+    for (label, variable, inside), mode in zip(_MODES, (shim, cgroup)):
         if not mode:
             continue
-        units = set(_unit_key(u) for u in mode.get('units') or [])
+        units = set(unit_name(u) for u in mode.get('units') or [])
         reached = [c for c in culprits if mode.get('global') or (c['unit'] and c['unit'] in units)]
         missed = [c for c in culprits if c not in reached]
         if reached:
