@@ -555,7 +555,20 @@ def group_state(cgroup_root, pin_dir, cgroup):
 
 
 def ensure_pin_dir(pin_dir):
-    """Create the pin folder, root-owned 0700; refuse one that someone else could change."""
+    """Create the pin folder, root-owned 0700; refuse one that someone else could change, or one in a folder that
+    someone else could change (they could move ours away and put theirs in its place)."""
+    unsafe = []
+    folder = os.path.dirname(os.path.realpath(pin_dir))
+    while True:
+        info = os.stat(folder)
+        if info.st_uid != 0 or info.st_mode & 0o022:
+            unsafe.append('%s (mode %o, uid %d)' % (folder, info.st_mode & 0o7777, info.st_uid))
+        if folder == os.path.dirname(folder):
+            break
+        folder = os.path.dirname(folder)
+    if unsafe:
+        raise BpfError('the folders above %s must be owned by root and writable by root alone, or someone else could '
+                       'replace the programs pinned in it, but %s; nothing was attached' % (pin_dir, ', '.join(unsafe)))
     if not os.path.isdir(pin_dir):
         os.mkdir(pin_dir, 0o700)
     info = os.lstat(pin_dir)

@@ -116,6 +116,18 @@ MOUNTINFO = '''\
 '''
 
 
+def test_a_pin_folder_in_a_folder_others_could_change_is_refused_before_it_is_made(tmp_path):
+    parent = tmp_path / 'bpf'
+    parent.mkdir()
+    parent.chmod(0o777)
+    pin_dir = parent / 'keepalive'
+    with pytest.raises(_sock_ops.BpfError) as raised:
+        _sock_ops.ensure_pin_dir(str(pin_dir))
+    assert '%s (mode 777, uid ' % parent in raised.value.reason
+    assert 'nothing was attached' in raised.value.reason
+    assert not pin_dir.exists()
+
+
 def test_mounts_are_read_with_their_escapes_and_optional_fields():
     assert ('/mnt/my groups', '/user.slice', 'cgroup2') in _sock_ops.mounts(MOUNTINFO)
     assert ('/sys/fs/bpf', '/', 'bpf') in _sock_ops.mounts(MOUNTINFO)
