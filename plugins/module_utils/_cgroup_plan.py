@@ -21,8 +21,7 @@ import re
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils import _sock_ops
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, unsafe_folders
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import unit_name
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._unit_environment import SAFE_PATH
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import SAFE_PATH, parse_show, unit_name
 
 MARKER = _sock_ops.MARKER
 CONFIG_PATH = '/etc/keepalive-cgroup.json'
@@ -62,11 +61,6 @@ def check_unit(name):
         raise CgroupError('units: %r is not a systemd unit name (letters, digits and _ . : @ \\ -, of type service, '
                           'socket, slice, mount, swap or scope)' % (name,))
     return full
-
-
-def parse_show(text):
-    """`systemctl show -p ...` output as a dict."""
-    return dict(line.split('=', 1) for line in text.splitlines() if '=' in line)
 
 
 def unit_cgroup(unit, properties, cgroup_root):

@@ -21,7 +21,7 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_verd
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._proc_net_tcp import ProcNetTcp
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import PROC_SYS, read_running
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import unit_name
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import unit_name
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import (
     DPORT, DST, ESTABLISHED, EXPIRES, FAMILY, FAMILY_NAMES, INODE, LISTEN, RETRANS, SPORT, SRC, STATE, STATE_CODES,
     STATE_NAMES, TIMER, TIMER_NAMES, UID, format_address, ntohs,

@@ -18,7 +18,8 @@ import os
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._pidfd import PidfdError, ProcessSockets
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SETTINGS
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import namespace_of
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit, unit_name
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import read_comm, read_unit
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import unit_name
 
 
 def thread_group(proc, pid):

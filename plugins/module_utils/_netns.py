@@ -20,6 +20,8 @@ import errno
 import os
 import re
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import systemd_path, unit_prefix
+
 CLONE_NEWNET = 0x40000000
 NAMED_DIRS = ('/run/netns', '/var/run/netns', '/run/docker/netns', '/var/run/docker/netns')
 _LIBC = {}
@@ -36,22 +38,31 @@ _POD = re.compile(r'kubepods[^/]*?-pod([0-9a-f_-]{36})\.slice|/kubepods/(?:[a-z]
 
 
 class NamespaceError(Exception):
-    """A namespace could not be entered; ``vanished`` tells an exited one from a refused one."""
+    """A namespace could not be entered; ``vanished`` tells an exited one from a refused one, ``changed`` is
+    the inode of another namespace found where this one was."""
 
-    def __init__(self, message, vanished=False):
+    def __init__(self, message, vanished=False, changed=None):
         super(NamespaceError, self).__init__(message)
         self.vanished = vanished
+        self.changed = changed
 
 
 def container_from_cgroup(text):
-    """{'runtime', 'id', 'pod_uid'} from /proc/PID/cgroup text, or None for a process in no container."""
-    found = None
-    pod = _POD.search(text or '')
+    """{'runtime', 'id', 'pod_uid'} from /proc/PID/cgroup text, or None for a process in no container.
+
+    Only the part of the path that systemd vouches for counts (up to its first service or scope,
+    see _systemd.unit_prefix): runtimes put a container's group there (system.slice/docker-ID.scope,
+    machine.slice/libpod-ID.scope, a pod's slice), or at the root with their cgroupfs driver
+    (/docker/ID); a process below a user@UID.service or a container's own scope could name its
+    groups anything. Of several matches the outermost wins.
+    """
+    prefix = unit_prefix(systemd_path(text) or _first_path(text))[0]
+    found, where = None, None
     for pattern, runtime in _CONTAINER_PATTERNS:
-        match = pattern.search(text or '')
-        if match:
-            found = {'runtime': runtime, 'id': match.group(1), 'pod_uid': None}
-            break
+        match = pattern.search(prefix)
+        if match and (where is None or match.start() < where):
+            found, where = {'runtime': runtime, 'id': match.group(1), 'pod_uid': None}, match.start()
+    pod = _POD.search(prefix)
     if pod:
         uid = (pod.group(1) or pod.group(2)).replace('_', '-')
         if found is None:
@@ -61,10 +72,26 @@ def container_from_cgroup(text):
     return found
 
 
-def find(proc='/proc', named_dirs=NAMED_DIRS):
-    """The host's network namespaces: ({inode: {'path', 'pid'}}, [paths that could not be read]).
+def _first_path(text):
+    """The path of the first line of /proc/PID/cgroup text (a cgroup v1 controller's, without a systemd line)."""
+    for line in (text or '').splitlines():
+        parts = line.split(':', 2)
+        if len(parts) == 3:
+            return parts[2]
+    return None
 
-    ``pid`` is a process in the namespace (None for a named namespace no process is in).
+
+# Ways into one namespace kept per inode: when the first has changed or gone, the next is tried.
+CANDIDATES = 16
+
+
+def find(proc='/proc', named_dirs=NAMED_DIRS):
+    """The host's network namespaces: ({inode: {'path', 'pid', 'paths'}}, [paths that could not be read]).
+
+    A namespace belongs to a task, not a process: a thread can make one of its own, so every task of
+    every process is looked at (/proc/PID/task/TID/ns/net). ``pid`` is a process in the namespace
+    (None for a named namespace no process is in), ``path`` the first way in, and ``paths`` up to
+    CANDIDATES ways in as [(path, pid)], the main threads first.
     """
     found, unreadable = {}, []
     try:
@@ -72,15 +99,22 @@ def find(proc='/proc', named_dirs=NAMED_DIRS):
     except OSError:
         entries = []
     for name in sorted((e for e in entries if e.isdigit()), key=int):
-        path = '%s/%s/ns/net' % (proc, name)
+        pid = int(name)
         try:
-            inode = os.stat(path).st_ino
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                unreadable.append(path)
-            continue
-        if inode not in found:
-            found[inode] = {'path': path, 'pid': int(name)}
+            tasks = sorted(os.listdir('%s/%s/task' % (proc, name)), key=lambda t: (t != name, int(t) if t.isdigit() else 0))
+        except OSError:
+            tasks = [name]
+        refused = False
+        for tid in tasks:
+            path = '%s/%s/ns/net' % (proc, name) if tid == name else '%s/%s/task/%s/ns/net' % (proc, name, tid)
+            try:
+                inode = os.stat(path).st_ino
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM) and not refused:
+                    unreadable.append(path)
+                    refused = True
+                continue
+            _add(found, inode, path, pid)
     for directory in named_dirs:
         try:
             names = sorted(os.listdir(directory))
@@ -92,9 +126,16 @@ def find(proc='/proc', named_dirs=NAMED_DIRS):
                 inode = os.stat(path).st_ino
             except OSError:
                 continue
-            if inode not in found:
-                found[inode] = {'path': path, 'pid': None}
+            _add(found, inode, path, None)
     return found, unreadable
+
+
+def _add(found, inode, path, pid):
+    entry = found.get(inode)
+    if entry is None:
+        found[inode] = {'path': path, 'pid': pid, 'paths': [(path, pid)]}
+    elif len(entry['paths']) < CANDIDATES:
+        entry['paths'].append((path, pid))
 
 
 def namespace_of(proc, pid):
@@ -123,8 +164,13 @@ def _setns(fd):
 
 
 @contextlib.contextmanager
-def entered(path, proc='/proc'):
-    """Run the body inside the network namespace at ``path``, and return to this one afterwards."""
+def entered(path, proc='/proc', inode=None):
+    """Run the body inside the network namespace at ``path``, and return to this one afterwards.
+
+    With ``inode``, the namespace opened must be that one: a process can change namespace, or exit
+    and have its pid reused, between finding a namespace and entering it. NamespaceError ``changed``
+    then gives the inode found there instead.
+    """
     home = os.open('%s/thread-self/ns/net' % proc, os.O_RDONLY | os.O_CLOEXEC)
     try:
         try:
@@ -132,6 +178,9 @@ def entered(path, proc='/proc'):
         except OSError as exc:
             raise NamespaceError('%s: %s' % (path, exc.strerror), vanished=exc.errno in (errno.ENOENT, errno.ESRCH))
         try:
+            now = os.fstat(target).st_ino
+            if inode is not None and now != inode:
+                raise NamespaceError('%s is no longer network namespace %d but %d' % (path, inode, now), changed=now)
             try:
                 _setns(target)
             except OSError as exc:

@@ -16,7 +16,7 @@ __metaclass__ = type
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._report_text import (
     markdown_cell, printable, xml_text,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import unit_name
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import unit_name
 
 TABLE_ROWS = 15
 

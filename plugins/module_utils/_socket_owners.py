@@ -16,6 +16,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import container_from_cgroup
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import unit_from_cgroup
 
 _SOCKET_PREFIX = 'socket:['
 
@@ -24,13 +25,15 @@ class SocketOwners:
     """inode -> pid (int) or tuple of pids, built by ``scan()``.
 
     With ``with_fds``, also inode -> [(pid, fd)], the descriptors through which a process holds
-    each socket (what pidfd_getfd needs).
+    each socket (what pidfd_getfd needs); with ``first_fd``, inode -> the descriptor of its first
+    holder (by_inode's first pid), which is enough to look at a socket once.
     """
 
-    def __init__(self, proc='/proc', with_fds=False):
+    def __init__(self, proc='/proc', with_fds=False, first_fd=False):
         self.proc = proc
         self.by_inode = {}
         self.fds = {} if with_fds else None
+        self.first_fd = {} if first_fd else None
         self.unreadable = 0
         self.vanished = 0
         self.unreadable_pids = []
@@ -42,6 +45,7 @@ class SocketOwners:
         """Scan every process, or only ``pids``."""
         by_inode = self.by_inode
         fds_by_inode = self.fds
+        first_fd = self.first_fd
         readlink = os.readlink
         prefix = _SOCKET_PREFIX
         if pids is not None:
@@ -76,6 +80,8 @@ class SocketOwners:
                         held = by_inode.get(inode)
                         if held is None:
                             by_inode[inode] = pid
+                            if first_fd is not None:
+                                first_fd[inode] = int(fd)
                         elif held != pid and (isinstance(held, int) or pid not in held):
                             by_inode[inode] = (held, pid) if isinstance(held, int) else held + (pid,)
                         if fds_by_inode is not None:
@@ -125,39 +131,12 @@ class SocketOwners:
         return self._cgroups[pid]
 
 
-def unit_name(name):
-    """A systemd unit as systemd names it: a name without a type is a service ('nginx' -> 'nginx.service')."""
-    return name if '.' in name else name + '.service'
-
-
 def read_comm(proc, pid):
     try:
         with open('%s/%d/comm' % (proc, pid), 'rb') as handle:
             return handle.read().decode('utf-8', 'replace').rstrip('\n')
     except (IOError, OSError):
         return None
-
-
-def unit_from_cgroup(text):
-    """The systemd unit from /proc/PID/cgroup text: the innermost .service or .scope in the path.
-
-    '0::/system.slice/nginx.service' -> 'nginx.service'; '0::/init.scope' -> 'init.scope';
-    '0::/' (a container without systemd, or a kernel thread) -> None.
-    """
-    path = None
-    for line in text.splitlines():
-        parts = line.split(':', 2)
-        if len(parts) == 3 and (parts[0] == '0' or parts[1] == 'name=systemd'):
-            path = parts[2]
-            if parts[0] == '0':
-                break
-    if not path:
-        return None
-    unit = None
-    for part in path.split('/'):
-        if part.endswith('.service') or part.endswith('.scope'):
-            unit = part
-    return unit
 
 
 def read_cgroup(proc, pid):

@@ -16,9 +16,6 @@ __metaclass__ = type
 import re
 import shlex
 
-# What a path in LD_PRELOAD may hold so that it survives the loader (which splits on blanks and
-# ':') and a unit's Environment= line unquoted and unescaped.
-SAFE_PATH = re.compile(r'^/[A-Za-z0-9_.+/-]+$')
 
 
 def environment_words(value):

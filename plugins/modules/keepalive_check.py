@@ -117,6 +117,9 @@ options:
         with O(linuxnet.keepalive.keepalive_facts#module:namespaces=all) - the kernel limits in each namespace (a
         container's own defaults start at 7200, 75, 9), persistence in the module's own only, and the connections
         of all. Each violation names its C(netns) and C(container).
+      - With V(all), a host is not compliant while any namespace could not be read (RV(namespaces_not_read)),
+        or while processes hold TCP connections in namespaces that were not read (counted in RV(not_examined)):
+        a connection nobody looked at cannot be called compliant. Without any namespace read, the module fails.
     type: str
     choices: [self, all]
     default: self
@@ -230,10 +233,19 @@ violations_left_out:
 not_examined:
   description:
     - Connections that matched the policy's selection but were not examined one by one (beyond
-      20,000). When it is not 0, RV(compliant) is false.
+      20,000), and with O(namespaces=all) the TCP connections that processes hold in network namespaces
+      that were not read. When it is not 0, RV(compliant) is false.
   returned: always
   type: int
   sample: 0
+namespaces_not_read:
+  description:
+    - With O(namespaces=all), network namespaces that could not be entered or were another one when
+      entered, each named in a warning. When it is not 0, RV(compliant) is false.
+  returned: always
+  type: int
+  sample: 0
+  version_added: 0.2.0
 summary:
   description:
     - Counts by rule over every violation (not only the listed ones), the worst offenders, the kernel
@@ -320,24 +332,30 @@ def main():
         module.fail_json(msg='cannot read the host\'s keep-alive state: %s' % exc)
 
     spaces = None
+    not_read = {'namespaces': 0, 'connections': 0}
     if module.params['namespaces'] == 'all':
+        if found.summary is None:
+            module.fail_json(msg='namespaces=all: no network namespace could be read, so nothing was checked (root is '
+                                 'needed, with CAP_SYS_ADMIN to enter them): %s' % '; '.join(found.refused + found.changed))
         own = own_netns()
         spaces = [dict(entry, own=entry['netns'] == own) for entry in found.namespaces]
-        for refused in found.refused:
-            module.warn('network namespace not checked: %s' % refused)
+        not_read = found.not_read()
+        for warning in found.not_read_warnings():
+            module.warn(warning + '; the host is not reported compliant')
     violations, counts = evaluate(policy, defaults, boot, found.connections, limit=module.params['limit'],
                                   namespaces=spaces)
     facts = found.summary
-    not_examined = facts['left_out']
-    if not_examined:
+    if facts['left_out']:
         module.warn('%d matching connections were not examined one by one (more than %d), so the host is not '
-                    'reported compliant: a violation among them cannot be ruled out' % (not_examined, EVALUATED))
+                    'reported compliant: a violation among them cannot be ruled out' % (facts['left_out'], EVALUATED))
+    not_examined = facts['left_out'] + not_read['connections']
     module.exit_json(
         changed=False,
-        compliant=compliant(counts, not_examined),
+        compliant=compliant(counts, not_examined) and not not_read['namespaces'],
         violations=violations,
         violations_left_out=counts['left_out'],
         not_examined=not_examined,
+        namespaces_not_read=not_read['namespaces'],
         summary={
             'by_rule': counts['by_rule'],
             'offenders': offenders(counts['offenders']),

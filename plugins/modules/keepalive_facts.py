@@ -76,8 +76,14 @@ options:
         the host (those of every process, and named ones in C(/run/netns) and the container runtimes'
         folders), each from inside it, with its own kernel defaults; containers' connections are then
         seen from the host. Needs root.
-      - A namespace that goes away while it is read is skipped and counted; one that cannot be entered is
-        named in a warning.
+      - Namespaces are found from every thread of every process (a thread can have a namespace of its
+        own) and from the named folders. Each is entered through a path checked to lead to that very
+        namespace. A namespace that goes away while it is read is skipped and counted; one that cannot be
+        entered, or that is another one by the time it is entered, is named in a warning and counted in
+        RV(not_read).
+      - Every socket descriptor of every process whose inode no namespace read lists is looked at: a TCP
+        connection among them (a namespace no process is in, kept alive by a socket passed to another
+        process) is counted in RV(not_read) and named in a warning.
     type: str
     choices: [self, all]
     default: self
@@ -432,6 +438,26 @@ namespaces_vanished:
   returned: when O(namespaces=all)
   type: int
   sample: 0
+not_read:
+  description:
+    - With O(namespaces=all), what could not be examined, each named in a warning.
+  returned: when O(namespaces=all)
+  type: dict
+  version_added: 0.2.0
+  contains:
+    namespaces:
+      description: Network namespaces that could not be entered, or that were another one when entered.
+      type: int
+      returned: always
+      sample: 0
+    connections:
+      description:
+        - TCP connections that processes hold in network namespaces that were not read, such as a namespace
+          that no process is in any more but whose sockets were passed to another process.
+        - Found from every socket descriptor in C(/proc/*/fd) whose inode no namespace read lists.
+      type: int
+      returned: always
+      sample: 0
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -480,9 +506,10 @@ def main():
         module.fail_json(msg=str(exc))
     owners, reader = found.owners, found.reader
     if found.summary is None:
-        module.fail_json(msg='no network namespace could be read: %s' % '; '.join(found.refused))
-    for refused in found.refused:
-        module.warn('network namespace not read: %s' % refused)
+        module.fail_json(msg='namespaces=all: no network namespace could be read (root is needed, with CAP_SYS_ADMIN '
+                             'to enter them): %s' % '; '.join(found.refused + found.changed))
+    for warning in found.not_read_warnings():
+        module.warn(warning)
 
     skipped = 0
     if reader is not None:
@@ -512,6 +539,7 @@ def main():
     if params['namespaces'] == 'all':
         facts['namespaces'] = found.namespaces
         counts['namespaces_vanished'] = found.vanished
+        counts['not_read'] = found.not_read()
     module.exit_json(
         changed=False,
         msg=summary_line(facts),

@@ -27,9 +27,10 @@ class Owners:
     """Records how snapshot() scanned: with or without descriptors, and which pids."""
     made = []
 
-    def __init__(self, with_fds=False):
+    def __init__(self, with_fds=False, first_fd=False):
         self.with_fds = with_fds
         self.fds = {} if with_fds else None
+        self.first_fd = {} if first_fd else None
         self.by_inode = {}
         self.unreadable_pids = []
         self.unreadable = 0

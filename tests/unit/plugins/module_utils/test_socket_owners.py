@@ -23,7 +23,13 @@ def fake_process(proc, pid, comm, cgroup, links):
 @pytest.mark.parametrize('text,unit', [
     ('0::/system.slice/nginx.service\n', 'nginx.service'),
     ('0::/init.scope\n', 'init.scope'),
-    ('0::/user.slice/user-1000.slice/user@1000.service/app.slice/worker.service\n', 'worker.service'),
+    # below user@UID.service the user names the groups: such processes are that user's units
+    ('0::/user.slice/user-1000.slice/user@1000.service/app.slice/worker.service\n', 'user@1000.service'),
+    ('0::/user.slice/user-65534.slice/user@65534.service/backup.service\n', 'user@65534.service'),
+    # a delegated service's own subgroups are not units of the host's systemd
+    ('0::/system.slice/runner.service/payload/sshd.service\n', 'runner.service'),
+    # systemd rooted below a container runtime's group (a container with the host's cgroup namespace)
+    ('0::/libpod_parent/libpod-abc/system.slice/app.service\n', 'app.service'),
     ('12:pids:/x\n1:name=systemd:/system.slice/cron.service\n', 'cron.service'),
     ('0::/\n', None),
     ('', None),

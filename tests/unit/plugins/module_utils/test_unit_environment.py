@@ -4,8 +4,9 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import SAFE_PATH
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._unit_environment import (
-    SAFE_PATH, environment_words, preload_with, quote_environment, unit_preload,
+    environment_words, preload_with, quote_environment, unit_preload,
 )
 
 SHIM = '/usr/local/lib/keepalive/libkeepalive_shim.so'
