@@ -13,12 +13,12 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._unit_environme
 )
 
 
-def keepalive_preload(cat_output, library, skip_file=None):
+def keepalive_preload(environment, library):
     """The quoted Environment= assignment of LD_PRELOAD that keeps a unit's own preload and adds ``library``."""
     try:
-        entries = unit_preload(cat_output, skip_file)
+        entries = unit_preload(environment, library)
     except ValueError as exc:
-        raise AnsibleFilterError('cannot read the unit\'s Environment= lines: %s' % exc)
+        raise AnsibleFilterError('cannot read the unit\'s environment as systemd shows it: %s' % exc)
     return quote_environment('LD_PRELOAD', preload_with(entries, library))
 
 

@@ -18,6 +18,7 @@ __metaclass__ = type
 import glob
 import os
 import re
+import sysconfig
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils import _sock_ops
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, unsafe_folders
@@ -30,9 +31,16 @@ UNIT_DIR = '/etc/systemd/system'
 BOOT_UNIT = 'keepalive-cgroup.service'
 DROPIN = '50-keepalive-cgroup.conf'
 VALUE_NAMES = _sock_ops.VALUE_NAMES
-# The unit file section that takes BPFProgram=, by unit type. Scopes are made anew by whoever starts
-# them, so nothing persists for them.
-SECTIONS = {'service': 'Service', 'socket': 'Socket', 'slice': 'Slice', 'mount': 'Mount', 'swap': 'Swap'}
+# The unit file section that takes BPFProgram=, by the unit types taken. Scopes are made anew by whoever
+# starts them, so nothing persists for them (persist: false only).
+SECTIONS = {'service': 'Service', 'slice': 'Slice'}
+# The types refused, and why: their processes are helpers that make no connections of their own, and a
+# drop-in that tied them to the boot unit could reorder the boot (a mount is needed before the boot unit runs).
+REFUSED_TYPES = {
+    'mount': 'a mount unit\'s group holds only mount helpers while they run',
+    'swap': 'a swap unit\'s group holds only swapon while it runs',
+    'socket': 'a socket unit\'s connections are accepted by the service it starts: give that service',
+}
 
 _PART = re.compile(r'^[A-Za-z0-9_.:@\\-]+$')
 _UNIT = re.compile(r'^[A-Za-z0-9_.:@\\-]+\.(service|socket|slice|mount|swap|scope)$')
@@ -55,11 +63,19 @@ def check_cgroup(path):
 
 
 def check_unit(name):
-    """A unit name as systemd names it ('app' -> 'app.service'); raises CgroupError."""
+    """A unit name as systemd names it ('app' -> 'app.service'), of a type taken; raises CgroupError."""
     full = unit_name(name) if isinstance(name, str) and name else ''
     if not _UNIT.match(full):
         raise CgroupError('units: %r is not a systemd unit name (letters, digits and _ . : @ \\ -, of type service, '
-                          'socket, slice, mount, swap or scope)' % (name,))
+                          'slice or scope)' % (name,))
+    kind = full.rsplit('.', 1)[1]
+    if kind in REFUSED_TYPES:
+        raise CgroupError('units: %s is refused: %s. Units of type service, slice or scope are taken; for any other '
+                          'group give its path as cgroups: instead. Nothing was changed.' % (full, REFUSED_TYPES[kind]))
+    if full == '-.slice':
+        raise CgroupError('units: -.slice is refused: it is the root of every group, made before anything could attach '
+                          'a program to it by name; give cgroups: [/] instead (the role\'s keepalive_cgroup_global). '
+                          'Nothing was changed.')
     return full
 
 
@@ -83,21 +99,28 @@ def dropin_path(unit, unit_dir=UNIT_DIR):
 
 
 def command_line(python, code_path, *args):
-    """The unit file command that runs _sock_ops.run(args) from the installed code."""
+    """The unit file command that runs _sock_ops.run(args) from the installed code: isolated (-I), writing no
+    bytecode (-B), and without site (-S), so that nothing but the standard library is imported as root."""
     folder, name = os.path.split(code_path)
     entry = _sock_ops.ENTRY % (folder, os.path.splitext(name)[0])
-    return '%s -I -B -c "%s" %s' % (python, entry, ' '.join(args))
+    return '%s -I -B -S -c "%s" %s' % (python, entry, ' '.join(args))
 
 
 def render_dropin(unit, pin_path, python, code_path=CODE_PATH, config_path=CONFIG_PATH):
-    """A unit's drop-in: BPFProgram= for systemd, and for a service an ExecStartPre= that attaches the program itself
-    where systemd does not (a hybrid hierarchy; systemd 252 after an automatic restart). A failure of it does not
-    stop the unit."""
+    """A unit's drop-in: BPFProgram= for systemd, and for a service an ExecStartPre= that attaches the program itself.
+
+    No ordering: every unit with a group is ordered after its slice, and mounts and early services come before
+    the boot unit, so After= the boot unit would make a cycle for a slice, a mount or an early service, and
+    systemd would break it by dropping a job (local-fs.target, even). Instead, a service's ExecStartPre=
+    loads, pins and attaches the program itself when the boot unit has not yet (and where systemd does not:
+    a hybrid hierarchy, systemd 252 after an automatic restart); a failure of it does not stop the unit. A
+    slice's group made before the boot unit runs (system.slice) gets the program from the boot unit, by path;
+    one made later, from BPFProgram= and the pin.
+    """
     kind = unit.rsplit('.', 1)[1]
     text = ('# %s: keep-alive for the new TCP connections of this unit.\n'
-            '# systemd attaches the program pinned below to the unit\'s cgroup each time the unit starts.\n'
-            '[Unit]\nWants=%s\nAfter=%s\n\n[%s]\nBPFProgram=sock_ops:%s\n'
-            % (MARKER, BOOT_UNIT, BOOT_UNIT, SECTIONS[kind], pin_path))
+            '# systemd attaches the program pinned below to the unit\'s cgroup each time it makes the group.\n'
+            '[%s]\nBPFProgram=sock_ops:%s\n' % (MARKER, SECTIONS[kind], pin_path))
     if kind == 'service':
         text += 'ExecStartPre=-+%s\n' % command_line(python, code_path, '--unit', '%n', config_path)
     return text
@@ -152,6 +175,13 @@ class System:
     def has_systemd(self):
         return os.path.isdir('/run/systemd/system')
 
+    def stdlib_folders(self):
+        """The folders the boot unit's interpreter imports from (it runs without site, so the standard library's
+        only): this interpreter's, which is the one the unit files name."""
+        paths = sysconfig.get_paths()
+        return sorted(set(p for p in (paths.get('stdlib'), paths.get('platstdlib'),
+                                      os.path.join(paths.get('platstdlib') or '', 'lib-dynload')) if p and os.path.isdir(p)))
+
 
 class Plan:
     """Everything keepalive_cgroup will do, worked out (and checked) before anything is done."""
@@ -185,6 +215,7 @@ class Plan:
         self.rows = []
         self.files = []
         self.config_after = None
+        self.applied = []
 
     # --- what is asked, and what is there ---
 
@@ -200,28 +231,33 @@ class Plan:
         return bool(self.config) or bool(_sock_ops.ours(self.pin_dir))
 
     def _resolve_units(self):
-        """[(unit, cgroup)] of the units asked for; a unit being removed may be found in the configuration."""
+        """[(unit, cgroup)] of the units asked for, each by the name systemd gives it (an alias, such as Debian's
+        sshd.service for ssh.service, by its unit's Id: the name %n expands to in its drop-in); a unit being removed
+        may be found in the configuration."""
         found = []
         known = dict((t['unit'], t['cgroup']) for t in self.config if t.get('unit'))
         for unit in self.units:
-            if self.state == 'absent' and unit in known:
-                found.append((unit, known[unit]))
-                continue
             if not self.system.has_systemd():
                 if self.state == 'absent':
+                    if unit in known:
+                        found.append((unit, known[unit]))
                     continue
                 raise CgroupError('units need systemd, which does not run here (no /run/systemd/system); give the '
                                   'group as cgroups instead')
-            rc, out, err = self.system.systemctl('show', '--property=LoadState', '--property=ActiveState',
+            rc, out, err = self.system.systemctl('show', '--property=Id', '--property=LoadState', '--property=ActiveState',
                                                  '--property=ControlGroup', '--', unit)
             if rc != 0:
                 raise CgroupError('systemctl show %s failed: %s' % (unit, (err or out).strip()))
             properties = parse_show(out)
+            name = check_unit(properties.get('Id') or unit)
             if self.state == 'absent':
-                if properties.get('ControlGroup'):
-                    found.append((unit, properties['ControlGroup']))
+                if name in known:
+                    found.append((name, known[name]))
+                elif properties.get('ControlGroup'):
+                    found.append((name, properties['ControlGroup']))
                 continue
-            found.append((unit, unit_cgroup(unit, properties, self._root())))
+            found.append((name, unit_cgroup(name if name == unit else '%s (%s)' % (unit, name), properties,
+                                            self._root())))
         return found
 
     def targets(self):
@@ -262,6 +298,10 @@ class Plan:
         pinned = state['pinned']
         if pinned is not None and not pinned['ours']:
             raise CgroupError(_sock_ops.not_ours(pinned) + ' and nothing was attached')
+        refusal = None if state['attached'] else _sock_ops.attach_refusal(self._root(), target['cgroup'])
+        if refusal:
+            raise CgroupError('%s%s; nothing was attached to any group. Detach that program, or leave the group out.'
+                              % (refusal, ' (unit %s)' % target['unit'] if target['unit'] else ''))
         self._warn_orphans(target['cgroup'], state)
         same = pinned is not None and pinned['tag'] in _sock_ops.tags(_sock_ops.build(target))
         if same and state['attached']:
@@ -340,12 +380,15 @@ class Plan:
 
     def _python(self):
         problems = unsafe_folders(self.python, include_self=True) if self.python else ['no interpreter path']
+        for folder in self.system.stdlib_folders():
+            problems += [p for p in unsafe_folders(folder, include_self=True) if p not in problems]
         if self.python and not SAFE_PATH.match(self.python):
             problems.append('its path has characters a unit file\'s ExecStart= would change (only letters, digits and '
                             '/ _ . + - are taken as they are)')
         if problems or not os.path.isabs(self.python or ''):
             raise CgroupError('the boot unit would run %s as root, but %s: choose an interpreter that only root can '
-                              'change (ansible_python_interpreter, such as /usr/bin/python3); nothing was changed'
+                              'change, with a standard library only root can change (ansible_python_interpreter, such '
+                              'as /usr/bin/python3); nothing was changed'
                               % (self.python, '; '.join(problems) or 'it is not an absolute path'))
         return self.python
 
@@ -367,21 +410,33 @@ class Plan:
         return any(f['path'].startswith(self.unit_dir + '/') for f in self.files)
 
     def apply(self):
-        """Make the changes: live first (after the kernel's self-test), then files, then removals."""
+        """Make the changes: live first (after the kernel's self-test), then files, then removals.
+
+        Every target was checked when planned; should a step still fail, ``applied`` tells what was done before
+        it (the module reports it, with changed true when anything was)."""
+        self.applied = []
         loads = [r for r in self.rows if r['action'] in ('added', 'replaced')]
-        if loads:
-            parent = os.path.dirname(self.pin_dir)
-            if not _sock_ops.bpffs_mounted(parent, self.mountinfo):
-                _sock_ops.mount_bpffs(parent)
-            _sock_ops.self_test(self._root(), self.values)
-            for row in loads:
-                _sock_ops.ensure(self._root(), self.pin_dir, row['cgroup'], row['target'])
-        self._apply_files()
-        for row in self.rows:
-            if row['action'] == 'removed':
-                _sock_ops.remove(self._root(), self.pin_dir, row['cgroup'])
-        if os.path.isdir(self.pin_dir) and not os.listdir(self.pin_dir):
-            os.rmdir(self.pin_dir)
+        try:
+            if loads:
+                parent = os.path.dirname(self.pin_dir)
+                if not _sock_ops.bpffs_mounted(parent, self.mountinfo):
+                    _sock_ops.mount_bpffs(parent)
+                    self.applied.append('mounted the BPF file system at %s' % parent)
+                _sock_ops.self_test(self._root(), self.values)
+                for row in loads:
+                    done = _sock_ops.ensure(self._root(), self.pin_dir, row['cgroup'], row['target'])
+                    self.applied.append('cgroup %s: %s' % (row['cgroup'], done))
+            self._apply_files()
+            for row in self.rows:
+                if row['action'] == 'removed':
+                    _sock_ops.remove(self._root(), self.pin_dir, row['cgroup'])
+                    self.applied.append('cgroup %s: removed' % row['cgroup'])
+            if os.path.isdir(self.pin_dir) and not os.listdir(self.pin_dir):
+                os.rmdir(self.pin_dir)
+        except (CgroupError, _sock_ops.BpfError, OSError) as exc:
+            if not self.applied:
+                raise
+            raise CgroupError('%s; done before this failed: %s' % (getattr(exc, 'reason', exc), '; '.join(self.applied)))
 
     def _apply_files(self):
         if not self.files:
@@ -392,6 +447,7 @@ class Plan:
         for change in self.files:
             if change['after'] is None:
                 os.unlink(change['path'])
+                self.applied.append('removed %s' % change['path'])
                 folder = os.path.dirname(change['path'])
                 own = folder == os.path.dirname(self.code_path) or (folder.endswith('.d')
                                                                     and os.path.dirname(folder) == self.unit_dir)
@@ -400,6 +456,7 @@ class Plan:
         for change in self.files:
             if change['after'] is not None:
                 self.system.write(change['path'], change['after'], 0o644)
+                self.applied.append('wrote %s' % change['path'])
         if self._needs_systemd_reload():
             self._systemctl('daemon-reload')
         if self.config_after:

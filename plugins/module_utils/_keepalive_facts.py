@@ -235,15 +235,17 @@ def _culprits(tally, owners):
     for held, count in tally.items():
         pids = [held] if isinstance(held, int) else sorted(set(held))
         name, unit = owners.process(pids[0])
-        found.append((name, unit, pids, count))
+        found.append((name, unit, pids, count, owners.slices(pids[0])))
     return _join_culprits(found), unowned
 
 
 def _join_culprits(found):
-    """[(process, unit, pids, connections)] -> culprits grouped by process name and unit, most connections first."""
+    """[(process, unit, pids, connections, slices)] -> culprits grouped by process name and unit, most connections
+    first; ``slices`` are the slices the unit is in (a unit's are the same for all its processes)."""
     groups = {}
-    for name, unit, pids, count in found:
-        group = groups.setdefault((name, unit), {'process': name, 'unit': unit, 'pids': set(), 'connections': 0})
+    for name, unit, pids, count, slices in found:
+        group = groups.setdefault((name, unit), {'process': name, 'unit': unit, 'slices': slices, 'pids': set(),
+                                                 'connections': 0})
         group['pids'].update(pids)
         group['connections'] += count
     result = []
@@ -273,7 +275,7 @@ def merge_summaries(summaries):
             for direction, verdicts in summary['by_direction_verdict'].items():
                 for name, count in verdicts.items():
                     merged['by_direction_verdict'][direction][name] += count
-        found.extend((c['process'], c['unit'], c['pids'], c['connections']) for c in summary['culprits'])
+        found.extend((c['process'], c['unit'], c['pids'], c['connections'], c['slices']) for c in summary['culprits'])
     if merged is None:
         return None
     merged['culprits'] = _join_culprits(found)

@@ -9,9 +9,13 @@ that idle time the kernel sends a probe (an ACK with an old sequence number); th
   dropped   no answer within ``timeout`` (probes outstanding): a middlebox forgot the flow and drops it;
   reset     a reset came back after the probe: a middlebox forgot the flow and says so;
   closed    the peer closed the connection (FIN, or reset) before the probe: an application's own
-            idle timeout, not the path's, and keep-alive does not prevent it.
+            idle timeout, not the path's, and keep-alive does not prevent it;
+  inconclusive  no answer could be had by the deadline (the longest idle plus ``timeout`` and a second
+            after the connections opened): a server that keeps sending data never lets its
+            connection idle long enough to probe.
 Data a server sends by itself (a banner) is read and discarded, and restarts the idle time, as in
-the kernel.
+the kernel; at most DRAIN bytes are read per connection each time it is woken, so that a server
+that floods cannot hold the measurement in a loop.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,7 +30,8 @@ import time
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import BY_NAME
 
-OUTCOMES = ('survived', 'dropped', 'reset', 'closed')
+OUTCOMES = ('survived', 'dropped', 'reset', 'closed', 'inconclusive')
+DRAIN = 1 << 20  # bytes read per connection per wake-up, at most
 DEFAULT_IDLE = (60, 120, 230, 340, 590)  # around Azure's 240 s, AWS's 350 s and GCP's 600 s
 TCP_INFO = getattr(socket, 'TCP_INFO', 11)
 POLLRDHUP = getattr(select, 'POLLRDHUP', 0x2000)
@@ -98,6 +103,7 @@ def recommend(results):
     """(recommended keepalive_time or None, a one-line message) from judged results."""
     recommended, first_failed = _bounds(results)
     closed = sorted(r['idle'] for r in results if r['outcome'] == 'closed')
+    unknown = sorted(r['idle'] for r in results if r['outcome'] == 'inconclusive')
     if first_failed is not None and recommended is not None:
         how = [r['outcome'] for r in results if r['idle'] == first_failed][0]
         msg = ('path forgets idle flows between %d s and %d s (%s): use keepalive_time <= %d'
@@ -112,6 +118,9 @@ def recommend(results):
     if closed:
         msg += ('; the server itself closed connections idle %d s or longer (an application timeout, which '
                 'keep-alive does not prevent)' % closed[0])
+    if unknown:
+        msg += ('; inconclusive at %s s (see each result\'s detail: a server that sends data by itself never lets a '
+                'connection idle; measure against a port whose server stays silent)' % ', '.join(str(i) for i in unknown))
     return recommended, msg
 
 
@@ -125,12 +134,28 @@ def refined(results, count):
 
 
 class _Probe(object):
-    __slots__ = ('idle', 'sock', 'last_rx', 'outcome', 'detail', 'probes', 'event', 'event_at')
+    __slots__ = ('idle', 'sock', 'last_rx', 'outcome', 'detail', 'probes', 'event', 'event_at', 'received')
 
     def __init__(self, idle, sock, now):
         self.idle, self.sock, self.last_rx = idle, sock, now
         self.outcome = self.detail = self.event = self.event_at = None
         self.probes = 0
+        self.received = 0  # bytes the server sent by itself
+
+
+def deadline(idle, timeout):
+    """Seconds after the connections opened by which every outcome is decided: the longest idle, the wait for the
+    first probe's answer, and a second of slack."""
+    return max(idle) + timeout + 1
+
+
+def inconclusive(probe, now):
+    """The outcome of a connection still undecided at the deadline, with why."""
+    if probe.received:
+        return ('inconclusive', 'the server sent %d byte(s) by itself, the last %.0f s before the deadline, so the '
+                'connection was never idle for %d s: the path cannot be measured against it'
+                % (probe.received, now - probe.last_rx, probe.idle))
+    return 'inconclusive', 'no answer to the probe after %d s idle could be told by the deadline' % probe.idle
 
 
 def _connect(address, source, idle, timeout):
@@ -163,8 +188,9 @@ def _info(sock):
 
 
 def _drain(probe, now):
-    """Read what the peer sent: data restarts the idle time; the end or an error is an event."""
-    while True:
+    """Read what the peer sent, up to DRAIN bytes: data restarts the idle time; the end or an error is an event."""
+    read = 0
+    while read < DRAIN:
         try:
             data = probe.sock.recv(65536)
         except (BlockingIOError, InterruptedError):
@@ -178,12 +204,15 @@ def _drain(probe, now):
             probe.event, probe.event_at = 'fin', now - probe.last_rx
             return
         probe.last_rx = now
+        probe.received += len(data)
+        read += len(data)
 
 
 def measure(host, port, idle, source=None, timeout=5, clock=time.monotonic):
     """Open one connection per idle value, in parallel, and judge each by its first probe.
 
-    Returns [{'idle', 'outcome', 'detail', 'probes_unanswered'}] in the order of ``idle``.
+    Returns [{'idle', 'outcome', 'detail', 'probes_unanswered'}] in the order of ``idle``, every outcome decided
+    by deadline() after the connections opened (``inconclusive`` if nothing else could be).
     Raises PathError when the host cannot be resolved or a connection cannot be opened.
     """
     try:
@@ -205,10 +234,15 @@ def measure(host, port, idle, source=None, timeout=5, clock=time.monotonic):
         for fd in by_fd:
             poller.register(fd, select.POLLIN | POLLRDHUP)
         pending = list(probes)
+        end = clock() + deadline(idle, timeout)
         while pending:
             now = clock()
-            # sleep until the next probe is due; once one is, look at tcp_info five times a second
-            due = min(p.last_rx + p.idle for p in pending)
+            if now >= end:
+                for probe in pending:
+                    probe.outcome, probe.detail = inconclusive(probe, now)
+                break
+            # sleep until the next probe is due (or the deadline); once one is, look at tcp_info five times a second
+            due = min(min(p.last_rx + p.idle for p in pending), end)
             wait_ms = 200 if now >= due else min(int((due - now) * 1000) + 1, 60000)
             for fd, _mask in poller.poll(wait_ms):
                 probe = by_fd[fd]

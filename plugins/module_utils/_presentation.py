@@ -120,7 +120,8 @@ def coverage(summary, shim=None, cgroup=None):
         if not mode:
             continue
         units = set(unit_name(u) for u in mode.get('units') or [])
-        reached = [c for c in culprits if mode.get('global') or (c['unit'] and c['unit'] in units)]
+        reached = [c for c in culprits
+                   if mode.get('global') or (c['unit'] and c['unit'] in units) or units & set(c.get('slices') or [])]
         missed = [c for c in culprits if c not in reached]
         if reached:
             lines.append('%s: %s: %s' % (label, inside, _owners(reached)))
@@ -129,10 +130,49 @@ def coverage(summary, shim=None, cgroup=None):
     return lines
 
 
-def _host_row(name, result):
-    """One host of the fleet report, from what keepalive_check returned there (or its failure)."""
-    result = result or {}
+def _count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def malformed(result, rules):
+    """Why a host's result is not one keepalive_check returns, or None. A managed host's result is untrusted: it
+    could come from another version of the module, or from a host that lies."""
+    if not isinstance(result.get('compliant'), bool):
+        return 'compliant is %r, not true or false' % (result.get('compliant'),)
+    summary = result.get('summary')
+    if not isinstance(summary, dict):
+        return 'summary is not a dictionary'
+    by_rule = summary.get('by_rule')
+    if not isinstance(by_rule, dict) or any(rule not in rules or not _count(n) for rule, n in by_rule.items()):
+        return 'summary.by_rule must map the rules (%s) to counts, not %r' % (', '.join(rules), by_rule)
+    for key in ('violations_left_out', 'not_examined'):
+        if not _count(result.get(key, 0)):
+            return '%s is %r, not a count' % (key, result.get(key))
+    violations = result.get('violations', [])
+    if not isinstance(violations, list):
+        return 'violations is not a list'
+    for violation in violations:
+        if not isinstance(violation, dict) or violation.get('rule') not in rules:
+            return 'a violation of no known rule: %r' % (violation.get('rule') if isinstance(violation, dict) else violation,)
+        if not all(isinstance(violation.get(k), str) for k in ('subject', 'found', 'expected', 'fix')):
+            return 'a violation of %s without the texts subject, found, expected and fix' % violation['rule']
+    offenders = summary.get('offenders', [])
+    if not isinstance(offenders, list) or not all(isinstance(o, str) for o in offenders):
+        return 'summary.offenders is not a list of texts'
+    if not isinstance(summary.get('defaults', {}), dict):
+        return 'summary.defaults is not a dictionary'
+    return None
+
+
+def _host_row(name, result, rules):
+    """One host of the fleet report, from what keepalive_check returned there (or its failure, or a result that
+    is not one: the host is then not checked, and the report says why)."""
+    result = result if isinstance(result, dict) else {}
     reached = 'compliant' in result
+    problem = malformed(result, rules) if reached else None
+    if problem:
+        result = {'msg': 'the host returned a malformed result (%s)' % problem}
+        reached = False
     summary = result.get('summary') or {}
     by_rule = summary.get('by_rule') or {}
     violations = result.get('violations') or []
@@ -164,7 +204,7 @@ def fleet(results, rules):
     table's rows as escaped cells; ``junit``: suites of test cases (one per host and rule) with
     escaped text; the counts for the headline.
     """
-    rows = [_host_row(name, results[name]) for name in sorted(results)]
+    rows = [_host_row(name, results[name], rules) for name in sorted(results)]
     markdown, suites = [], []
     failures = 0
     for row in rows:

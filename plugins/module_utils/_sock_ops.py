@@ -25,6 +25,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -53,7 +54,7 @@ PROG_GET_FD_BY_ID, OBJ_GET_INFO_BY_FD, PROG_QUERY = 13, 15, 16
 PROG_TYPE_SOCK_OPS = 13
 MAP_TYPE_ARRAY = 2
 CGROUP_SOCK_OPS = 3  # attach type
-F_ALLOW_MULTI, F_REPLACE = 2, 4
+F_ALLOW_OVERRIDE, F_ALLOW_MULTI, F_REPLACE = 1, 2, 4
 SOCK_OPS_ACTIVE_ESTABLISHED_CB, SOCK_OPS_PASSIVE_ESTABLISHED_CB = 4, 5
 HELPER_MAP_UPDATE_ELEM, HELPER_SETSOCKOPT = 2, 49
 PSEUDO_MAP_FD = 1
@@ -80,6 +81,8 @@ MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_cgroup)'
 PIN_DIR = '/sys/fs/bpf/keepalive'
 BPFFS = '/sys/fs/bpf'
 PIN_PREFIX = 'cg-'
+# Where the boot unit and the units' drop-ins note that this boot's kernel passed the self-test.
+STAMP_DIR = '/run/keepalive'
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 1
@@ -554,6 +557,40 @@ def group_state(cgroup_root, pin_dir, cgroup):
                 others=[dict(id=p['id'], name=p['name']) for p in programs if p['id'] != mine])
 
 
+def attach_refusal(cgroup_root, cgroup):
+    """Why the kernel would refuse our program on ``cgroup`` (attached with BPF_F_ALLOW_MULTI), or None.
+
+    A program attached to the group itself without ALLOW_MULTI admits no other there; one on a group above
+    it admits programs below only if it was attached with ALLOW_MULTI or ALLOW_OVERRIDE (the first group
+    above with any program decides). A group that does not exist yet is not refused.
+    """
+    parts = [p for p in cgroup.split('/') if p]
+    for depth in range(len(parts), -1, -1):
+        group = '/' + '/'.join(parts[:depth])
+        fd = _open_group(cgroup_root, group)
+        if fd is None:
+            if depth == len(parts):
+                return None
+            continue
+        try:
+            flags, ids = query(fd)
+        finally:
+            os.close(fd)
+        if depth == len(parts):
+            if ids and not flags & F_ALLOW_MULTI:
+                return ('cgroup %s has a sock_ops program (id %d) attached without BPF_F_ALLOW_MULTI, which admits no '
+                        'other program there' % (cgroup, ids[0]))
+            continue
+        if flags & F_ALLOW_MULTI:
+            return None
+        if ids:
+            if flags & F_ALLOW_OVERRIDE:
+                return None
+            return ('cgroup %s, above %s, has a sock_ops program (id %d) attached without BPF_F_ALLOW_MULTI, which '
+                    'admits no program below it' % (group, cgroup, ids[0]))
+    return None
+
+
 def ensure_pin_dir(pin_dir):
     """Create the pin folder, root-owned 0700; refuse one that someone else could change, or one in a folder that
     someone else could change (they could move ours away and put theirs in its place)."""
@@ -578,13 +615,31 @@ def ensure_pin_dir(pin_dir):
                        % (pin_dir, info.st_mode & 0o7777, info.st_uid))
 
 
+@contextlib.contextmanager
+def _locked(pin_dir):
+    """Hold the pin folder's lock: the module, the boot unit and the units' drop-ins may change the same pins at once."""
+    fd = os.open(pin_dir, os.O_RDONLY | os.O_DIRECTORY | getattr(os, 'O_CLOEXEC', 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def ensure(cgroup_root, pin_dir, cgroup, values):
     """Give ``cgroup`` our program with ``values``: pinned, and attached when the group exists.
 
     Returns 'unchanged', 'added', 'replaced' (in place, no window without a program) or 'pinned'
-    (the group does not exist yet: a unit that starts later, whose drop-in attaches it).
+    (the group does not exist yet: a unit that starts later, whose drop-in attaches it). A new pin is
+    in place before the group is looked at again, so a group systemd makes meanwhile gets the program
+    from one of us (BPFProgram= reads the pin when it makes the group).
     """
     ensure_pin_dir(pin_dir)
+    with _locked(pin_dir):
+        return _ensure(cgroup_root, pin_dir, cgroup, values)
+
+
+def _ensure(cgroup_root, pin_dir, cgroup, values):
     path = os.path.join(pin_dir, pin_name(cgroup))
     old, old_info = _open_pin(pin_dir, cgroup)
     try:
@@ -610,10 +665,15 @@ def ensure(cgroup_root, pin_dir, cgroup, values):
                         _attach(fd, new, cgroup, replace=old if old_attached else None)
                     os.rename(temporary, path)
                 except BaseException:
-                    os.unlink(temporary)
+                    if os.path.lexists(temporary):
+                        os.unlink(temporary)
                     raise
-            if fd is None:
-                return 'pinned'
+                if fd is None:
+                    fd = _open_group(cgroup_root, cgroup)  # made since it was looked at?
+                    if fd is None:
+                        return 'pinned'
+                    if new.info()['id'] not in query(fd)[1]:
+                        _attach(fd, new, cgroup)
             return 'replaced' if old_attached else 'added'
         finally:
             if fd is not None:
@@ -627,6 +687,8 @@ def _attach(fd, program, cgroup, replace=None):
     try:
         attach(fd, program, replace)
     except OSError as exc:
+        if exc.errno == errno.EEXIST and replace is None:
+            return  # attached meanwhile, by systemd (BPFProgram=) from the same pin
         if exc.errno == errno.EPERM:
             raise BpfError('cgroup %s, or a group above it, has a sock_ops program attached without '
                            'BPF_F_ALLOW_MULTI, which admits no other program below it; not attached' % cgroup, exc.errno)
@@ -804,9 +866,14 @@ def parse_config(text):
     return targets
 
 
-def boot(config_path, mountinfo='/proc/self/mountinfo', pin_dir=PIN_DIR, unit=None):
+def boot(config_path, mountinfo='/proc/self/mountinfo', pin_dir=PIN_DIR, unit=None, stamp_dir=STAMP_DIR):
     """Load, pin and attach every target of the configuration (with ``unit``, that unit's only): the lines to
-    log, and how many failed."""
+    log, and how many failed.
+
+    Before the first program with given values is attached, the running kernel is shown to accept each
+    option (self_test(), once per boot: a kernel that changed since the module ran must not leave the
+    connections silently without keep-alive); a target whose values it refuses is not attached and fails.
+    """
     targets = parse_config(_read(config_path))
     if unit is not None:
         targets = [t for t in targets if t.get('unit') == unit]
@@ -815,10 +882,18 @@ def boot(config_path, mountinfo='/proc/self/mountinfo', pin_dir=PIN_DIR, unit=No
     if not bpffs_mounted(os.path.dirname(pin_dir), mountinfo):
         mount_bpffs(os.path.dirname(pin_dir))
     cgroup_root = cgroup2_mount(mountinfo)
-    lines, failed = [], 0
+    lines, failed, verdicts = [], 0, {}
     for target in targets:
         what = 'unit %s (cgroup %s)' % (target['unit'], target['cgroup']) if target.get('unit') \
             else 'cgroup %s' % target['cgroup']
+        key = tuple(target.get(name) for name in VALUE_NAMES)
+        if key not in verdicts:
+            verdicts[key] = verified(cgroup_root, target, stamp_dir)
+            lines.append(verdicts[key][1])
+        if not verdicts[key][0]:
+            failed += 1
+            lines.append('%s: failed: not attached, since the kernel refuses its values (see above)' % what)
+            continue
         try:
             done = ensure(cgroup_root, pin_dir, target['cgroup'], target)
             lines.append('%s: %s, %s' % (what, done, describe_values(target)))
@@ -826,6 +901,41 @@ def boot(config_path, mountinfo='/proc/self/mountinfo', pin_dir=PIN_DIR, unit=No
             failed += 1
             lines.append('%s: failed: %s' % (what, getattr(exc, 'reason', exc)))
     return lines, failed
+
+
+def _stamp(stamp_dir, values):
+    """The file that says this boot's kernel passed the self-test for ``values``, or None where no stamp can be
+    trusted (a folder that someone other than root could change)."""
+    try:
+        if not os.path.isdir(stamp_dir):
+            os.mkdir(stamp_dir, 0o700)
+        info = os.lstat(stamp_dir)
+        with open('/proc/sys/kernel/random/boot_id') as handle:
+            boot_id = handle.read().strip()
+    except OSError:
+        return None
+    if info.st_uid != 0 or info.st_mode & 0o077 or not os.path.isdir(stamp_dir) or os.path.islink(stamp_dir):
+        return None
+    key = json.dumps([boot_id] + [values.get(name) for name in VALUE_NAMES])
+    return os.path.join(stamp_dir, 'selftest-' + hashlib.sha256(key.encode()).hexdigest()[:32])
+
+
+def verified(cgroup_root, values, stamp_dir=STAMP_DIR):
+    """(whether this kernel accepts every option with ``values``, a line saying so): the self-test, or its
+    stamp from earlier this boot."""
+    options = ', '.join('%s=%d' % ([o[3] for o in OPTIONS if o[0] == name][0], value)
+                        for name, _level, _optname, value in _options(values))
+    stamp = _stamp(stamp_dir, values)
+    if stamp is not None and os.path.exists(stamp):
+        return True, 'kernel %s accepts %s (self-test earlier this boot)' % (platform.release(), options)
+    try:
+        self_test(cgroup_root, values)
+    except BpfError as exc:
+        return False, 'kernel %s: %s' % (platform.release(), exc.reason.replace('; nothing was attached', ''))
+    if stamp is not None:
+        with open(stamp, 'w'):
+            pass
+    return True, 'kernel %s accepts %s (self-test)' % (platform.release(), options)
 
 
 def describe_values(values):
@@ -851,6 +961,7 @@ def run(argv):
     return (1 if failed else 0), ['keepalive: ' + line for line in lines]
 
 
-# How a unit file runs run() from this file installed as FOLDER/NAME.py: python3 -I -c ENTRY % (FOLDER, NAME) ARGS.
+# How a unit file runs run() from this file installed as FOLDER/NAME.py: python3 -I -B -S -c ENTRY % (FOLDER, NAME) ARGS
+# (isolated, no bytecode written, no site: only the standard library is imported).
 ENTRY = ('import sys; sys.path[:0] = [%r]; import %s as code; status, lines = code.run(sys.argv[1:]); '
          'sys.stdout.write(chr(10).join(lines + [str()])); sys.exit(status)')

@@ -16,7 +16,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import container_from_cgroup
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import unit_from_cgroup
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import slices_from_cgroup, unit_from_cgroup
 
 _SOCKET_PREFIX = 'socket:['
 
@@ -117,6 +117,10 @@ class SocketOwners:
             info = (read_comm(self.proc, pid), unit_from_cgroup(self._cgroup(pid) or ''))
             self._process[pid] = info
         return info
+
+    def slices(self, pid):
+        """The systemd slices a pid's unit is in, outermost first: ['system.slice'], or []."""
+        return slices_from_cgroup(self._cgroup(pid))
 
     def container(self, pid):
         """The container a pid runs in ({'runtime', 'id', 'pod_uid'}), or None; worked out once per pid."""

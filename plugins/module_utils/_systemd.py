@@ -65,6 +65,12 @@ def unit_from_cgroup(text):
     return unit_prefix(systemd_path(text))[1]
 
 
+def slices_from_cgroup(text):
+    """The slices of the unit from /proc/PID/cgroup text, outermost first: '0::/apps.slice/x.service' -> ['apps.slice']."""
+    prefix, _unit = unit_prefix(systemd_path(text))
+    return [part for part in prefix.split('/') if part.endswith('.slice')]
+
+
 def parse_show(text):
     """`systemctl show -p ...` output as a dict."""
     return dict(line.split('=', 1) for line in (text or '').splitlines() if '=' in line)

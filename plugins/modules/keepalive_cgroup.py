@@ -329,16 +329,17 @@ def main():
     except ValueError as exc:
         module.fail_json(msg='%s. Nothing was changed.' % exc)
 
+    plan = None
     try:
         plan = Plan(ModuleSystem(module), params['state'], values, cgroups=params['cgroups'], units=params['units'],
                     persist=params['persist'], exclusive=params['exclusive'], python=sys.executable).make()
         if plan.changed and not module.check_mode:
             plan.apply()
         attached = plan.predicted() if module.check_mode else plan.attached()
-    except (CgroupError, BpfError) as exc:
-        module.fail_json(msg=str(exc))
-    except (IOError, OSError) as exc:
-        module.fail_json(msg='keepalive_cgroup failed: %s' % to_native(exc))
+    except (CgroupError, BpfError, IOError, OSError) as exc:
+        applied = plan.applied if plan is not None else []
+        text = str(exc) if isinstance(exc, (CgroupError, BpfError)) else 'keepalive_cgroup failed: %s' % to_native(exc)
+        module.fail_json(msg=text, changed=bool(applied), applied=applied)
     for warning in plan.warnings:
         module.warn(warning)
 

@@ -400,12 +400,17 @@ ansible_facts:
               type: int
               returned: always
             culprits:
-              description: Processes holding established outbound connections without keep-alive,
-                grouped by process name and unit, most connections first. Empty when O(owners=false).
+              description:
+                - Processes holding established outbound connections without keep-alive,
+                  grouped by process name and unit, most connections first. Empty when O(owners=false).
+                - C(unit) is the first service or scope in the process's cgroup path; below it, a unit's own
+                  groups (a user's C(user@UID.service), a container's scope) are named by whoever runs there,
+                  so they are not taken for units. C(slices) are the slices the unit is in.
               type: list
               elements: dict
               returned: always
-              sample: [{"process": "python3", "unit": "app.service", "pids": [812], "connections": 30}]
+              sample: [{"process": "python3", "unit": "app.service", "slices": ["system.slice"], "pids": [812],
+                        "connections": 30}]
             culprits_without_owner:
               description: Such connections whose process was not found (exited, or not visible).
               type: int

@@ -25,7 +25,12 @@ description:
   - C(survived) the probe was answered; C(dropped) no answer (the path dropped the forgotten flow
     silently); C(reset) a reset came back (the path forgot the flow and said so); C(closed) the server
     closed the connection before the probe, which is an application's own idle timeout, not the
-    path's, and which keep-alive does not prevent.
+    path's, and which keep-alive does not prevent; C(inconclusive) nothing could be told by the deadline,
+    as with a server that sends data by itself and so never lets its connection idle.
+  - Every outcome is decided at the latest when the longest O(idle) value, O(timeout) and one second have
+    passed since the connections opened (each connection takes at most O(timeout) to open), whatever the
+    server does; a server that keeps sending is read at most 1 MiB at a time, so a hostile or chatty
+    endpoint cannot hold a fleet run.
   - Changes nothing on the host.
 author:
   - linuxnet.keepalive maintainers (@linuxnet)
@@ -110,7 +115,7 @@ results:
       returned: always
       sample: 340
     outcome:
-      description: C(survived), C(dropped), C(reset) or C(closed).
+      description: C(survived), C(dropped), C(reset), C(closed) or C(inconclusive).
       type: str
       returned: always
       sample: dropped

@@ -45,6 +45,14 @@ def test_bad_values_and_targets_fail_clearly_and_attach_nothing(lab):
     assert lab['no_systemd_persist']['failed'] and 'persist: true needs systemd' in lab['no_systemd_persist']['msg']
     # the missing group was given beside an existing one: that one got nothing either
     assert lab['after_refusals'] == {'group': [], 'bpffs': False}
+
+
+def test_a_group_that_admits_no_other_program_is_refused_before_any_group_gets_one(lab):
+    refused = lab['blocked_second']
+    assert refused['failed'] and not refused['changed'], refused
+    assert ('cgroup %s has a sock_ops program (id %d) attached without BPF_F_ALLOW_MULTI, which admits no other program '
+            'there; nothing was attached to any group' % (lab['blocked'], lab['blocking_id'])) in refused['msg']
+    assert lab['after_refusals']['group'] == []  # the first group, given before it, got nothing
     # present with no target (and exclusive, which would remove every other) fails and removes nothing
     assert lab['no_target']['failed'] and 'state=present needs at least one target' in lab['no_target']['msg']
     assert len(ours(lab['after_apply']['group'])) == 1
@@ -133,3 +141,25 @@ def test_absent_removes_ours_only_and_a_second_absent_changes_nothing(lab):
     assert lab['after_absent']['group'] == [] and not lab['after_absent']['pin_dir']
     assert lab['after_absent_clients']['new']['settings']['keepalive'] == 0
     assert lab['groups_left'] == []
+
+
+def test_the_boot_code_fails_and_attaches_nothing_where_the_kernel_refuses_a_value(lab):
+    refused = lab['boot_refused']
+    assert refused['status'] == 1 and refused['group'] == [], refused
+    assert any("bpf_setsockopt() refuses TCP_KEEPIDLE=0 from a sock_ops program (EINVAL)" in line
+               for line in refused['lines']), refused['lines']
+    assert 'keepalive: cgroup %s: failed: not attached, since the kernel refuses its values (see above)' % lab['group'] \
+        in refused['lines']
+
+
+def test_the_boot_code_says_what_the_kernel_accepted_and_what_it_attached(lab):
+    done = lab['boot']
+    assert done['status'] == 0, done
+    assert any(line.endswith('accepts TCP_KEEPIDLE=33, TCP_KEEPINTVL=7, TCP_KEEPCNT=3, SO_KEEPALIVE=1 (self-test)')
+               for line in done['lines']), done['lines']
+    assert 'keepalive: cgroup %s: added, idle 33s, interval 7s, count 3' % lab['group'] in done['lines']
+    assert [p['values'] for p in done['group']] == [{'idle': 33, 'interval': 7, 'count': 3, 'user_timeout': None}]
+    again = lab['boot_again']
+    assert again['status'] == 0 and any(line.endswith('(self-test earlier this boot)') for line in again['lines'])
+    assert 'keepalive: cgroup %s: unchanged, idle 33s, interval 7s, count 3' % lab['group'] in again['lines']
+    assert lab['boot_removed']['changed'] and not lab['boot_removed']['failed']

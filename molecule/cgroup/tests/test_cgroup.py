@@ -23,6 +23,7 @@ CONFIG = '/etc/keepalive-cgroup.json'
 BOOT_UNIT = '/etc/systemd/system/keepalive-cgroup.service'
 PIN_DIR = '/sys/fs/bpf/keepalive'
 UNITS = ('legacy-client.service', 'static-client.service')
+SLICE = 'apps.slice'  # a slice the role is given, holding sliced-client.service
 # A connection opened by a process started with `podman exec`: in the container's root cgroup, in no unit.
 AD_HOC = ('python3 -c "import json, socket; c = socket.create_connection((\'127.0.0.1\', 7400)); '
           'print(json.dumps([c.getsockopt(6, o) for o in (4, 5, 6, 18)] + [c.getsockopt(1, 9)]))"')
@@ -74,11 +75,14 @@ def test_the_boot_unit_runs_the_collections_own_code_from_root_owned_files(host)
     assert host.run('systemctl is-enabled keepalive-cgroup.service').stdout.strip() == 'enabled'
     assert host.run('systemctl is-active keepalive-cgroup.service').stdout.strip() == 'active'
     targets = json.loads(host.file(CONFIG).content_string)['targets']
-    assert [(t['cgroup'], t['unit'], t['idle'], t['user_timeout']) for t in targets] == [
+    assert [(t['cgroup'], t['unit'], t['idle'], t['user_timeout']) for t in targets] == [('/%s' % SLICE, SLICE, 45, 75000)] + [
         ('/system.slice/%s' % u, u, 45, 75000) for u in UNITS]
     dropin = host.file('/etc/systemd/system/legacy-client.service.d/50-keepalive-cgroup.conf').content_string
     assert 'BPFProgram=sock_ops:%s/cg-system_dslice-legacy_mclient_dservice' % PIN_DIR in dropin
-    assert "ExecStartPre=-+/usr/bin/python3 -I -B -c \"import sys; sys.path[:0] = ['/usr/local/lib/keepalive']" in dropin
+    assert "ExecStartPre=-+/usr/bin/python3 -I -B -S -c \"import sys; sys.path[:0] = ['/usr/local/lib/keepalive']" in dropin
+    assert 'After=' not in dropin  # nothing is ordered after the boot unit: no cycle for any kind of unit
+    assert host.file('/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % SLICE).content_string.endswith(
+        '[Slice]\nBPFProgram=sock_ops:%s/cg-apps_dslice\n' % PIN_DIR)
     assert '" --unit %%n %s' % CONFIG in dropin
     assert host.file('/usr/local/lib/keepalive').listdir() == ['keepalive_sock_ops.py']  # no bytecode written
 
@@ -87,7 +91,8 @@ def test_each_units_group_has_exactly_one_of_ours_and_other_groups_none(host):
     for unit in UNITS:
         assert len(ours(host, '/system.slice/' + unit)) == 1, unit
     assert ours(host, '/system.slice/bystander.service') == [] and ours(host, '/') == []
-    pins = ['cg-system_dslice-legacy_mclient_dservice', 'cg-system_dslice-static_mclient_dservice']
+    assert len(ours(host, '/' + SLICE)) == 1 and ours(host, '/%s/sliced-client.service' % SLICE) == []
+    pins = ['cg-apps_dslice', 'cg-system_dslice-legacy_mclient_dservice', 'cg-system_dslice-static_mclient_dservice']
     assert sorted(host.file(PIN_DIR).listdir()) == pins
 
 
@@ -109,6 +114,12 @@ def test_a_restarted_unit_gets_the_program_from_systemd_on_its_new_group(host, u
     seen = rig.timers(host, unit)
     assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
     assert seen['server'] is None  # the server is in no selected group
+
+
+def test_a_service_in_a_selected_slice_gets_the_slices_program(host):
+    restart(host, 'sliced-client.service')
+    assert ours(host, '/%s/sliced-client.service' % SLICE) == []  # the slice's own program reaches it
+    assert rig.live_settings(host, 'sliced-client.service')['settings'] == SETTINGS
 
 
 def test_a_unit_that_crashes_gets_it_again_when_systemd_restarts_it(host):
@@ -157,8 +168,12 @@ def test_global_mode_reaches_every_process_and_survives_a_container_restart(host
     subprocess.run(['podman', 'restart', host.backend.name], check=True, capture_output=True, timeout=120)
     wait_running(host)
     assert host.run('systemctl is-active keepalive-cgroup.service').stdout.strip() == 'active'
-    assert host.run('journalctl -b -u keepalive-cgroup.service --no-pager').stdout.count('added') >= 1
+    journal = host.run('journalctl -b -u keepalive-cgroup.service --no-pager').stdout
+    assert journal.count('added') >= 1 and 'SO_KEEPALIVE=1 (self-test)' in journal, journal
     assert len(ours(host, '/')) == 1
+    # the slice was made at boot after the boot unit pinned its program, and got it from BPFProgram=
+    assert len(ours(host, '/' + SLICE)) == 1
+    assert host.run('systemctl is-system-running').stdout.strip() == 'running'  # no cycle, no failed unit
     assert ad_hoc(host) == SETTINGS
     for unit in UNITS + ('bystander.service',):  # started at boot, after the boot unit pinned the programs
         assert rig.live_settings(host, unit)['settings'] == SETTINGS, unit
@@ -172,7 +187,7 @@ def test_absent_leaves_nothing_pinned_attached_or_installed(host):
     status, output = rig.run_converge(host.backend.name, {'keepalive_state': 'absent'})
     assert status == 0, output[-3000:]
     assert not host.file(PIN_DIR).exists
-    for group in ('/',) + tuple('/system.slice/' + u for u in UNITS):
+    for group in ('/', '/' + SLICE) + tuple('/system.slice/' + u for u in UNITS):
         assert ours(host, group) == [], group
     for path in (CODE, CONFIG, BOOT_UNIT, '/usr/local/lib/keepalive') + tuple(
             '/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % u for u in UNITS):

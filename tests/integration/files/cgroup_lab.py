@@ -1,10 +1,12 @@
 """keepalive_cgroup on this host's kernel: throwaway cgroups, real clients, `ss`, and the module ad hoc.
 
 Run as root inside a private network and mount namespace (`unshare -n -m`): the BPF file system the
-module mounts, and every connection, stay in it. Makes /ka-lab-PID and /ka-lab-PID/nested under the
-cgroup2 root, attaches a foreign no-op sock_ops program ("foreign_ops") to the nested group with
-BPF_F_ALLOW_MULTI, runs the module through its steps with clients started inside and outside the
-groups, and removes everything it made, the groups child-first. Prints JSON.
+module mounts, /run, and every connection, stay in it; a BPF file system the host has mounted is
+unmounted there first. Makes /ka-lab-PID, /ka-lab-PID/nested and /ka-lab-PID/blocked under the cgroup2
+root, attaches a foreign no-op sock_ops program ("foreign_ops") to the nested group with
+BPF_F_ALLOW_MULTI and another to the blocked group without it, runs the module through its steps with
+clients started inside and outside the groups, runs the boot code as the boot unit does, and removes
+everything it made, the groups child-first. Prints JSON.
 Usage: cgroup_lab.py RIG_DIR MODULE_UTILS_DIR STATIC_CLIENT
 """
 
@@ -40,6 +42,7 @@ class Lab:
         self.root = self.sock_ops.cgroup2_mount()
         self.group = '/ka-lab-%d' % os.getpid()
         self.nested = self.group + '/nested'
+        self.blocked = self.group + '/blocked'
         self.clients = []
         self.held = []
 
@@ -101,18 +104,23 @@ class Lab:
                                timer=int(timer.group(1) or 0) * 60 + int(timer.group(2) or 0) if timer else None)
         return found
 
-    def foreign(self):
-        """A sock_ops program that is not ours, doing nothing, attached to the nested group with ALLOW_MULTI."""
+    def foreign(self, group=None, multi=True):
+        """A sock_ops program that is not ours, doing nothing, attached to a group (the nested one) with ALLOW_MULTI,
+        or without it: then the group admits no other program."""
         code = struct.pack('<BBhi', 0xb7, 0, 0, 1) + struct.pack('<BBhi', 0x95, 0, 0, 0)  # r0 = 1; exit
         program = self.sock_ops.load_code(code, 'foreign_ops')
-        fd = os.open(self.path(self.nested), os.O_RDONLY | os.O_DIRECTORY)
+        fd = os.open(self.path(group or self.nested), os.O_RDONLY | os.O_DIRECTORY)
         try:
-            self.sock_ops.attach(fd, program)
+            if multi:
+                self.sock_ops.attach(fd, program)
+            else:
+                self.sock_ops._bpf(self.sock_ops.PROG_ATTACH, struct.pack('=IIIII', fd, program.fd,
+                                                                          self.sock_ops.CGROUP_SOCK_OPS, 0, 0))
         finally:
             os.close(fd)
         return program
 
-    def cleanup(self, foreign):
+    def cleanup(self, foreign, blocking=None):
         for proc in self.clients:
             try:
                 proc.stdin.close()
@@ -122,12 +130,13 @@ class Lab:
                 proc.wait()
         for sock in self.held:
             sock.close()
-        if foreign is not None:
-            fd = os.open(self.path(self.nested), os.O_RDONLY | os.O_DIRECTORY)
-            self.sock_ops.detach(fd, foreign)
-            os.close(fd)
-            foreign.close()
-        for group in (self.nested, self.group):
+        for group, program in ((self.nested, foreign), (self.blocked, blocking)):
+            if program is not None:
+                fd = os.open(self.path(group), os.O_RDONLY | os.O_DIRECTORY)
+                self.sock_ops.detach(fd, program)
+                os.close(fd)
+                program.close()
+        for group in (self.nested, self.blocked, self.group):
             for _attempt in range(100):
                 try:
                     os.rmdir(self.path(group))
@@ -138,16 +147,35 @@ class Lab:
                     time.sleep(0.05)
 
 
+def boot(lab, config, values):
+    """The boot unit's run of the installed code, as its unit file runs it, on a configuration of one target."""
+    with open(config, 'w') as handle:
+        handle.write(lab.sock_ops.render_config([dict(values, cgroup=lab.group, unit=None)]))
+    folder = os.path.dirname(lab.sock_ops.__file__)
+    entry = lab.sock_ops.ENTRY % (folder, '_sock_ops')
+    proc = subprocess.run([sys.executable, '-I', '-B', '-S', '-c', entry, '--boot', config], capture_output=True,
+                          text=True, check=False, timeout=60)
+    return {'status': proc.returncode, 'lines': proc.stdout.splitlines(), 'group': lab.programs(lab.group)}
+
+
 def main():
     lab = Lab(*sys.argv[1:4])
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+    # This mount namespace starts without a BPF file system and with an empty /run (where the boot code notes its
+    # self-test), whatever the host has mounted: what the module mounts and writes stays here.
+    if lab.sock_ops.bpffs_mounted():
+        subprocess.run(['umount', lab.sock_ops.BPFFS], check=True)
+    subprocess.run(['mount', '-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', '/run'], check=True)
     os.mkdir(lab.path(lab.group))
     os.mkdir(lab.path(lab.nested))
-    foreign = None
-    out = {'group': lab.group, 'nested': lab.nested}
+    os.mkdir(lab.path(lab.blocked))
+    foreign = blocking = None
+    out = {'group': lab.group, 'nested': lab.nested, 'blocked': lab.blocked}
     try:
         foreign = lab.foreign()
         out['foreign_id'] = foreign.info()['id']
+        blocking = lab.foreign(lab.blocked, multi=False)
+        out['blocking_id'] = blocking.info()['id']
         lab.serve()
         values = 'idle=33 interval=7 count=3 persist=false'
         given = 'cgroups=%s %s' % (lab.group, values)
@@ -156,6 +184,8 @@ def main():
         out['bad_path'] = lab.run('cgroups=../etc %s' % values)
         out['no_systemd_unit'] = lab.run('units=app.service %s' % values)
         out['no_systemd_persist'] = lab.run('cgroups=%s idle=33' % lab.group)
+        # a group that admits no second program, given after one that does: refused before anything is attached
+        out['blocked_second'] = lab.run('cgroups=%s,%s %s' % (lab.group, lab.blocked, values))
         out['after_refusals'] = {'group': lab.programs(lab.group), 'bpffs': lab.sock_ops.bpffs_mounted()}
         out['check'] = lab.run(given, options=['--check', '--diff'])
         out['after_check'] = {'group': lab.programs(lab.group), 'bpffs': lab.sock_ops.bpffs_mounted()}
@@ -194,9 +224,15 @@ def main():
         out['after_absent'] = {'group': lab.programs(lab.group), 'nested': lab.programs(lab.nested),
                                'pin_dir': os.path.exists(lab.sock_ops.PIN_DIR)}
         out['after_absent_clients'] = lab.observe({'new': lab.python(lab.group, 'connect', '4', str(PORT))})
+        # the boot unit's run on a kernel that refuses a value (as after a downgrade) and on one that accepts them
+        config = os.path.join('/run', 'keepalive-cgroup-lab.json')
+        out['boot_refused'] = boot(lab, config, {'idle': 0, 'interval': 7, 'count': 3, 'user_timeout': None})
+        out['boot'] = boot(lab, config, {'idle': 33, 'interval': 7, 'count': 3, 'user_timeout': None})
+        out['boot_again'] = boot(lab, config, {'idle': 33, 'interval': 7, 'count': 3, 'user_timeout': None})
+        out['boot_removed'] = lab.run('cgroups=%s state=absent' % lab.group)
     finally:
-        lab.cleanup(foreign)
-    out['groups_left'] = [g for g in (lab.group, lab.nested) if os.path.exists(lab.path(g))]
+        lab.cleanup(foreign, blocking)
+    out['groups_left'] = [g for g in (lab.group, lab.nested, lab.blocked) if os.path.exists(lab.path(g))]
     json.dump(out, sys.stdout)
     return 0
 

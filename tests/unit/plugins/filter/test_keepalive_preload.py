@@ -15,13 +15,14 @@ SHIM = '/usr/local/lib/keepalive/libkeepalive_shim.so'
 
 def test_the_filter_keeps_the_units_preload_and_appends_the_shim():
     preload = FilterModule().filters()['keepalive_preload']
-    cat = '# /etc/systemd/system/app.service\n[Service]\nEnvironment=LD_PRELOAD=/usr/lib/libjemalloc.so.2\n'
-    assert preload(cat, SHIM, '50-keepalive-shim.conf') == '"LD_PRELOAD=/usr/lib/libjemalloc.so.2 %s"' % SHIM
+    shown = 'LD_PRELOAD=/usr/lib/libjemalloc.so.2 OTHER=kept'
+    assert preload(shown, SHIM) == '"LD_PRELOAD=/usr/lib/libjemalloc.so.2 %s"' % SHIM
+    assert preload('"LD_PRELOAD=/usr/lib/libjemalloc.so.2 %s"' % SHIM, SHIM) == preload(shown, SHIM)
     assert preload('', SHIM) == '"LD_PRELOAD=%s"' % SHIM
 
 
 def test_an_unreadable_environment_line_fails_clearly():
     preload = FilterModule().filters()['keepalive_preload']
     with pytest.raises(AnsibleFilterError) as err:
-        preload('# /etc/systemd/system/app.service\n[Service]\nEnvironment="LD_PRELOAD=/x.so\n', SHIM)
-    assert 'Environment=' in str(err.value)
+        preload('"LD_PRELOAD=/x.so', SHIM)
+    assert 'as systemd shows it' in str(err.value)

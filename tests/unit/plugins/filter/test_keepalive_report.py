@@ -104,6 +104,29 @@ CULPRITS = [{'process': 'python3', 'unit': 'legacy.service', 'pids': [7], 'conne
             {'process': 'curl\nx', 'unit': 'other.service', 'pids': [9], 'connections': 1}]
 
 
+@pytest.mark.parametrize('change,why', [
+    (lambda r: r['violations'].append({'rule': 'made_up', 'subject': 'x', 'found': 'x', 'expected': 'x', 'fix': 'x'}),
+     "a violation of no known rule: 'made_up'"),
+    (lambda r: r['summary']['by_rule'].update(connection_keepalive='3'), 'summary.by_rule must map the rules'),
+    (lambda r: r['summary']['by_rule'].update(made_up=1), 'summary.by_rule must map the rules'),
+    (lambda r: r.update(compliant='yes'), "compliant is 'yes', not true or false"),
+    (lambda r: r.update(summary=[]), 'summary is not a dictionary'),
+    (lambda r: r.update(not_examined=-1), 'not_examined is -1, not a count'),
+    (lambda r: r['violations'].append('text'), "a violation of no known rule: 'text'"),
+    (lambda r: r['summary'].update(offenders=[{'x': 1}]), 'summary.offenders is not a list of texts'),
+])
+def test_a_malformed_host_result_is_reported_as_not_checked_and_every_other_host_as_usual(change, why):
+    bad = checked(False, {'connection_keepalive': 1})
+    change(bad)
+    report = FILTERS['keepalive_fleet']({'bad': {'keepalive_compliance': bad}, 'good': {'keepalive_compliance': checked(True)}},
+                                        ['bad', 'good'])
+    rows = dict((r['host'], r) for r in report['hosts'])
+    assert rows['good']['compliant'] and not rows['bad']['reached'] and not rows['bad']['compliant']
+    assert rows['bad']['error'].startswith('the host returned a malformed result (') and why in rows['bad']['error']
+    assert report['not_compliant'] == ['bad'] and report['compliant_count'] == 1
+    assert report['markdown'][0][1].startswith('not checked: the host returned a malformed result')
+
+
 def test_coverage_says_why_each_mode_that_is_on_leaves_a_connection_without_keepalive():
     lines = FILTERS['keepalive_coverage'](facts(culprits=CULPRITS), shim={'units': ['legacy'], 'global': False},
                                           cgroup={'units': ['other.service'], 'global': False})
@@ -134,3 +157,11 @@ def test_coverage_with_nothing_left_and_bad_input():
         FILTERS['keepalive_coverage']([])
     with pytest.raises(AnsibleFilterError):
         FILTERS['keepalive_coverage'](facts(), shim='yes')
+
+
+def test_coverage_counts_a_unit_in_a_selected_slice_as_reached():
+    culprits = [{'process': 'python3', 'unit': 'worker.service', 'slices': ['apps.slice'], 'pids': [7], 'connections': 1},
+                {'process': 'curl', 'unit': 'other.service', 'slices': ['system.slice'], 'pids': [9], 'connections': 1}]
+    lines = FILTERS['keepalive_coverage'](facts(culprits=culprits), cgroup={'units': ['apps.slice'], 'global': False})
+    assert lines[2].startswith('cgroup program: in its groups') and lines[2].endswith(': python3 (worker.service) 1')
+    assert lines[3] == 'cgroup program: out of its reach (not in keepalive_cgroup_units): curl (other.service) 1'

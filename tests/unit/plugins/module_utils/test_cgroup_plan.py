@@ -59,23 +59,36 @@ def test_a_units_group_is_found_or_the_reason_it_has_none_is_given(tmp_path):
         assert words in str(err.value)
 
 
-def test_the_drop_in_uses_the_units_section_and_orders_it_after_the_boot_unit():
+def test_the_drop_in_uses_the_units_section_and_orders_nothing():
     text = render_dropin('app.service', '/sys/fs/bpf/keepalive/cg-system_dslice-app_dservice', '/usr/bin/python3')
     assert _sock_ops.MARKER in text
-    assert 'Wants=keepalive-cgroup.service\nAfter=keepalive-cgroup.service\n' in text
+    # no Wants=/After= on the boot unit: for a slice, a mount or an early service that is an ordering cycle
+    assert '[Unit]' not in text and 'After=' not in text and 'Wants=' not in text
     assert '[Service]\nBPFProgram=sock_ops:/sys/fs/bpf/keepalive/cg-system_dslice-app_dservice\n' in text
-    # where systemd does not attach it (hybrid hierarchy, an automatic restart), the unit's start does; '-' ignores a failure
-    assert 'ExecStartPre=-+/usr/bin/python3 -I -B -c "import sys; sys.path[:0] = [\'/usr/local/lib/keepalive\']; ' in text
+    # the unit's start attaches it where the boot unit or systemd did not; '-' ignores a failure
+    assert 'ExecStartPre=-+/usr/bin/python3 -I -B -S -c "import sys; sys.path[:0] = [\'/usr/local/lib/keepalive\']; ' \
+        in text
     assert '" --unit %n /etc/keepalive-cgroup.json\n' in text
-    assert '[Slice]\nBPFProgram=' in render_dropin('machine.slice', '/p', '/usr/bin/python3')
-    assert 'ExecStartPre' not in render_dropin('machine.slice', '/p', '/usr/bin/python3')
-    assert '[Socket]\nBPFProgram=' in render_dropin('app.socket', '/p', '/usr/bin/python3')
+    assert text.count('\n[') == 1 and text.count('[Service]') == 1  # one section
+    assert render_dropin('machine.slice', '/p', '/usr/bin/python3').endswith('\n[Slice]\nBPFProgram=sock_ops:/p\n')
+
+
+@pytest.mark.parametrize('unit,words', [
+    ('var-lib-x.mount', 'a mount unit\'s group holds only mount helpers'),
+    ('app.socket', 'accepted by the service it starts: give that service'),
+    ('dev-vdb.swap', 'swapon'),
+    ('-.slice', 'give cgroups: [/] instead'),
+])
+def test_units_whose_type_cannot_be_served_are_refused_pointing_at_cgroups(unit, words):
+    with pytest.raises(CgroupError) as err:
+        check_unit(unit)
+    assert words in str(err.value) and 'cgroups' in str(err.value) and 'Nothing was changed' in str(err.value)
 
 
 def test_the_boot_unit_runs_the_installed_code_isolated_before_other_units():
     text = render_boot_unit('/usr/bin/python3')
-    assert 'ExecStart=/usr/bin/python3 -I -B -c "import sys; sys.path[:0] = [\'/usr/local/lib/keepalive\']; import ' \
-        'keepalive_sock_ops as code; ' in text
+    assert 'ExecStart=/usr/bin/python3 -I -B -S -c "import sys; sys.path[:0] = [\'/usr/local/lib/keepalive\']; ' \
+        'import keepalive_sock_ops as code; ' in text
     assert '" --boot /etc/keepalive-cgroup.json\n' in text
     for line in ('DefaultDependencies=no', 'Before=sysinit.target shutdown.target', 'WantedBy=sysinit.target',
                  'Type=oneshot', 'RemainAfterExit=yes', 'ConditionPathExists=/etc/keepalive-cgroup.json'):
@@ -200,3 +213,68 @@ def test_the_boot_unit_refuses_an_interpreter_others_could_replace(tmp_path):
     with pytest.raises(CgroupError) as err:
         found._python()
     assert "characters a unit file's ExecStart= would change" in str(err.value)
+
+
+class Systemd(Recorder):
+    """systemctl show as systemd answers it: an alias by its unit's Id."""
+
+    def __init__(self, cgroup_root, ids):
+        super(Systemd, self).__init__()
+        self.root, self.ids = cgroup_root, ids
+
+    def systemctl(self, *args):
+        self.calls.append(args)
+        if args[0] != 'show':
+            return 0, '', ''
+        name = self.ids.get(args[-1], args[-1])
+        return 0, 'Id=%s\nLoadState=loaded\nActiveState=active\nControlGroup=/system.slice/%s\n' % (name, name), ''
+
+
+def test_a_unit_given_by_an_alias_is_stored_under_the_name_its_drop_in_expands_to(tmp_path):
+    persisted(tmp_path, [])
+    (tmp_path / 'cgroup' / 'system.slice' / 'ssh.service').mkdir(parents=True)
+    found = Plan(Systemd(tmp_path, {'sshd.service': 'ssh.service'}), 'present', VALUES, units=['sshd'],
+                 python=sys.executable, config_path=str(tmp_path / 'etc' / 'keepalive-cgroup.json'),
+                 unit_dir=str(tmp_path / 'units'), pin_dir=str(tmp_path / 'bpf' / 'keepalive'),
+                 mountinfo=str(tmp_path / 'mountinfo'))
+    assert found.targets() == [dict(VALUES, cgroup='/system.slice/ssh.service', unit='ssh.service')]
+
+
+def test_the_boot_unit_refuses_a_standard_library_others_could_change(tmp_path):
+    library = tmp_path / 'lib' / 'python3'
+    library.mkdir(parents=True)
+    os.chmod(str(library), 0o777)
+    system = Recorder()
+    system.stdlib_folders = lambda: [str(library)]
+    found = plan(tmp_path, system)
+    with pytest.raises(CgroupError) as err:
+        found._python()
+    assert '%s is owned by uid %d with mode 0777' % (library, os.getuid()) in str(err.value)
+    assert 'a standard library only root can change' in str(err.value)
+
+
+def test_the_boot_units_interpreter_imports_the_standard_library_only():
+    # -I: no PYTHON* variables or user site; -S: no site, so no .pth file of any site-packages runs
+    line = _cgroup_plan.command_line('/usr/bin/python3', '/usr/local/lib/keepalive/keepalive_sock_ops.py', '--boot', 'x')
+    assert line.startswith('/usr/bin/python3 -I -B -S -c ')
+    assert System().stdlib_folders() and all(os.path.isdir(f) for f in System().stdlib_folders())
+
+
+def test_a_step_that_fails_after_others_says_what_was_done(tmp_path, monkeypatch):
+    persisted(tmp_path, [])
+    found = plan(tmp_path)
+    found.state = 'present'
+    found.rows = [dict(cgroup=c, unit=None, action='added', target=dict(VALUES, cgroup=c)) for c in ('/a', '/b')]
+    monkeypatch.setattr(_sock_ops, 'bpffs_mounted', lambda *args: True)
+    monkeypatch.setattr(_sock_ops, 'self_test', lambda *args: None)
+
+    def ensure(root, pin_dir, cgroup, values):
+        if cgroup == '/b':
+            raise _sock_ops.BpfError('cgroup /b: attaching the program: Operation not permitted')
+        return 'added'
+    monkeypatch.setattr(_sock_ops, 'ensure', ensure)
+    with pytest.raises(CgroupError) as err:
+        found.apply()
+    assert str(err.value) == ('cgroup /b: attaching the program: Operation not permitted; done before this failed: '
+                              'cgroup /a: added')
+    assert found.applied == ['cgroup /a: added']

@@ -45,6 +45,9 @@ class FakeOwners:
     def process(self, pid):
         return self._processes.get(pid, (None, None))
 
+    def slices(self, pid):
+        return ['system.slice'] if self.process(pid)[1] else []
+
 
 OWNERS = FakeOwners({1: 100, 2: 100, 3: 200, 4: 200, 5: 200, 6: (300, 301)},
                     {100: ('nginx', 'nginx.service'), 200: ('python3', 'app.service'),
@@ -65,8 +68,8 @@ def test_directions_verdicts_and_summary():
     assert summary['by_verdict'] == {'enabled': 1, 'disabled': 3, 'unknown': 1, 'not_applicable': 2}
     assert summary['outbound_without_keepalive'] == 2
     assert summary['culprits'] == [
-        {'process': 'psql', 'unit': None, 'pids': [300, 301], 'connections': 1},
-        {'process': 'python3', 'unit': 'app.service', 'pids': [200], 'connections': 1},
+        {'process': 'psql', 'unit': None, 'slices': [], 'pids': [300, 301], 'connections': 1},
+        {'process': 'python3', 'unit': 'app.service', 'slices': ['system.slice'], 'pids': [200], 'connections': 1},
     ]
     keepalive = [c for c in connections if c['inode'] == 4][0]
     assert keepalive['timer_expires'] == 59

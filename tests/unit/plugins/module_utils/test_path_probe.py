@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._path_probe import (
-    PathError, judge, measure, recommend, refined, validate,
+    PathError, deadline, judge, measure, recommend, refined, validate,
 )
 
 
@@ -94,3 +94,18 @@ def test_a_refused_port_fails_naming_host_and_port():
     probe.close()  # nothing listens there now
     with pytest.raises(PathError, match='cannot connect to 127.0.0.1:%d: Connection refused' % port):
         measure('127.0.0.1', port, [1], timeout=2)
+
+
+def test_every_outcome_is_decided_by_the_longest_idle_the_timeout_and_a_second():
+    assert deadline([60, 590], 5) == 596 and deadline([2], 1) == 4
+
+
+def test_inconclusive_values_are_left_out_of_the_answer_and_named():
+    results = [{'idle': 60, 'outcome': 'survived'}, {'idle': 120, 'outcome': 'inconclusive'},
+               {'idle': 230, 'outcome': 'dropped'}]
+    recommended, msg = recommend(results)
+    assert recommended == 60 and msg.startswith('path forgets idle flows between 60 s and 230 s')
+    assert 'inconclusive at 120 s' in msg
+    assert recommend([{'idle': 60, 'outcome': 'inconclusive'}]) == (None, (
+        "nothing could be measured; inconclusive at 60 s (see each result's detail: a server that sends data by itself "
+        "never lets a connection idle; measure against a port whose server stays silent)"))

@@ -56,6 +56,10 @@ class Owners:
         return ('app%d' % pid, None)
 
     @staticmethod
+    def slices(pid):
+        return []
+
+    @staticmethod
     def container(pid):
         return {'runtime': 'podman', 'id': 'c%d' % pid, 'pod_uid': None} if pid == 88 else None
 

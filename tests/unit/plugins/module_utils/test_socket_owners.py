@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners, unit_from_cgroup
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import slices_from_cgroup, unit_from_cgroup
 
 
 def fake_process(proc, pid, comm, cgroup, links):
@@ -36,6 +37,16 @@ def fake_process(proc, pid, comm, cgroup, links):
 ])
 def test_unit_from_cgroup(text, unit):
     assert unit_from_cgroup(text) == unit
+
+
+@pytest.mark.parametrize('text,slices', [
+    ('0::/apps.slice/worker.service\n', ['apps.slice']),
+    ('0::/system.slice/system-getty.slice/getty@tty1.service\n', ['system.slice', 'system-getty.slice']),
+    ('0::/user.slice/user-1000.slice/user@1000.service/app.slice/x.service\n', ['user.slice', 'user-1000.slice']),
+    ('0::/\n', []),
+])
+def test_slices_of_a_unit(text, slices):
+    assert slices_from_cgroup(text) == slices
 
 
 def test_scan_maps_inodes_to_every_holder(tmp_path):

@@ -10,44 +10,27 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._unit_environme
 )
 
 SHIM = '/usr/local/lib/keepalive/libkeepalive_shim.so'
-DROPIN = '50-keepalive-shim.conf'
-CAT = '''# /etc/systemd/system/app.service
-[Unit]
-Description=app  # /not/a/header
-[Service]
-Environment="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" MALLOC_CONF=background_thread:true
-ExecStart=/usr/bin/app
-
-# /etc/systemd/system/app.service.d/50-keepalive-shim.conf
-# Managed by Ansible
-[Service]
-Environment="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 %s"
-''' % SHIM
+# `systemctl show -p Environment --value app.service` as systemd 252 prints it: quoted where a value has blanks
+SHOWN = '"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2" MALLOC_CONF=background_thread:true "Q=x\\"y" Z=app.service'
 
 
-def test_the_units_own_preload_is_read_and_ours_left_out():
-    assert unit_preload(CAT, DROPIN) == ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2']
-    # read with our drop-in, the shim would be counted as the unit's own
-    assert unit_preload(CAT) == ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2', SHIM]
+def test_the_units_own_preload_is_read_from_what_systemd_shows():
+    assert unit_preload(SHOWN, SHIM) == ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2']
 
 
-def test_later_files_win_and_an_empty_environment_resets():
-    cat = ('# /lib/systemd/system/app.service\n[Service]\nEnvironment=LD_PRELOAD=/a.so:/b.so\n'
-           '# /etc/systemd/system/app.service.d/10-mine.conf\n[Service]\nEnvironment=LD_PRELOAD=/c.so\n')
-    assert unit_preload(cat, DROPIN) == ['/c.so']
-    assert unit_preload(cat.replace('LD_PRELOAD=/c.so', ''), DROPIN) == []
-    assert unit_preload('# /lib/systemd/system/app.service\n[Service]\nEnvironment=LD_PRELOAD=/a.so:/b.so\n') == [
-        '/a.so', '/b.so']
+def test_once_the_drop_in_is_in_place_the_units_own_are_those_before_the_shim():
+    shown = '"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2 %s" MALLOC_CONF=background_thread:true' % SHIM
+    assert unit_preload(shown, SHIM) == ['/usr/lib/x86_64-linux-gnu/libjemalloc.so.2']
+    assert unit_preload('LD_PRELOAD=/a.so:/b.so', SHIM) == ['/a.so', '/b.so']
 
 
-def test_only_the_service_section_counts_and_a_missing_unit_has_none():
-    cat = '# /etc/systemd/system/app.service\n[Unit]\nEnvironment=LD_PRELOAD=/x.so\n[Install]\nWantedBy=x\n'
-    assert unit_preload(cat) == []
-    assert unit_preload('') == [] and unit_preload(None) == []
+def test_a_unit_without_preload_or_environment_has_none():
+    assert unit_preload('A=1 B=2', SHIM) == [] and unit_preload('', SHIM) == [] and unit_preload(None) == []
+    assert unit_preload('LD_PRELOAD=', SHIM) == []
 
 
-def test_environment_words_unquote_as_systemd_does():
-    assert environment_words('A=1 "B=2 3" \'C=%%x\'') == ['A=1', 'B=2 3', 'C=%x']
+def test_environment_words_unquote_as_systemd_prints_them():
+    assert environment_words('A=1 "B=2 3" "C=x\\"y" D=%n') == ['A=1', 'B=2 3', 'C=x"y', 'D=%n']
 
 
 def test_the_shim_is_appended_once_and_last():
