@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -245,3 +246,85 @@ def test_clean_under_valgrind(build):
                                      '--errors-for-leak-kinds=definite'])
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert fields(lines['tcp4'])['idle'] == '60'
+
+
+NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--']
+
+
+@pytest.fixture
+def shared(build):
+    """A folder any user can read, with a copy of the shim: a hostile configuration is tried as nobody."""
+    folder = tempfile.mkdtemp(prefix='keepalive-shim-', dir='/tmp')
+    os.chmod(folder, 0o755)
+    shutil.copy(build['shim'], os.path.join(folder, 'libkeepalive_shim.so'))
+    os.chmod(os.path.join(folder, 'libkeepalive_shim.so'), 0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def as_nobody(folder, conf, argv, stdin=None):
+    env = {'PATH': '/usr/bin:/bin', 'LD_PRELOAD': os.path.join(folder, 'libkeepalive_shim.so'),
+           'KEEPALIVE_SHIM_CONF': conf, 'KEEPALIVE_DEBUG': '1'}
+    return subprocess.run(NOBODY + ['env', '-i'] + ['%s=%s' % item for item in env.items()] + argv, input=stdin,
+                          capture_output=True, text=True, check=False, timeout=30, cwd=folder)
+
+
+def test_a_fifo_as_the_configuration_does_not_hang_the_program(shared):
+    fifo = os.path.join(shared, 'fifo')
+    os.mkfifo(fifo, 0o666)
+    # timeout(1) loads the shim too: a shim that waited for a writer would hang before timeout could act
+    proc = as_nobody(shared, fifo, ['timeout', '5', '/bin/true'])
+    assert proc.returncode == 0, proc.stderr
+    assert 'ignoring %s: not a regular file, so it is not read at all' % fifo in proc.stderr
+
+
+def test_standard_input_as_the_configuration_is_left_to_the_program(build):
+    env = {'PATH': '/usr/bin:/bin', 'LD_PRELOAD': build['shim'], 'KEEPALIVE_SHIM_CONF': '/dev/stdin',
+           'KEEPALIVE_DEBUG': '1'}
+    proc = subprocess.run(['cat'], input='a\nb\n', env=env, capture_output=True, text=True, check=False, timeout=30)
+    assert proc.stdout == 'a\nb\n' and proc.returncode == 0
+    assert 'ignoring /dev/stdin: not a regular file' in proc.stderr
+
+
+def test_a_configuration_that_cannot_be_opened_is_said_so_in_debug_mode(shared):
+    conf = os.path.join(shared, 'keepalive-shim.conf')
+    with open(conf, 'w') as handle:
+        handle.write('KEEPIDLE=30\n')
+    os.chmod(conf, 0o600)  # root's: nobody cannot read it
+    proc = as_nobody(shared, conf, ['/bin/true'])
+    assert 'cannot open %s: Permission denied; its settings are not used' % conf in proc.stderr
+
+
+def test_the_parser_refuses_a_file_with_a_nul_byte_whole(build, tmp_path):
+    conf = tmp_path / 'keepalive-shim.conf'
+    conf.write_bytes(b'KEEPIDLE=30\0junk\nKEEPALIVE=off\n')
+    env = {'LD_PRELOAD': build['shim'], 'KEEPALIVE_SHIM_CONF': str(conf), 'KEEPALIVE_DEBUG': '1'}
+    proc, lines = run_probe(build, env)
+    assert 'ignoring %s: it holds a NUL byte, so none of it is used' % conf in proc.stderr
+    tcp = fields(lines['tcp4'])
+    assert tcp['keepalive'] == '1' and tcp['idle'] != '30'  # neither the part before the NUL nor after it
+
+
+def test_a_preload_whose_open_calls_socket_does_not_deadlock_the_shim(build):
+    audit = str(build['work'] / 'libreentering.so')
+    subprocess.run(['gcc'] + CFLAGS + ['-fPIC', '-shared', '-o', audit, os.path.join(HERE, 'files', 'reentering_preload.c'),
+                                       '-ldl'], check=True)
+    # the auditing library first, as in /etc/ld.so.preload: the shim's open() reaches its wrapper
+    proc, lines = run_probe(build, {'LD_PRELOAD': '%s %s' % (audit, build['shim']), 'KEEPIDLE': '60'})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert fields(lines['tcp4'])['keepalive'] == '1' and fields(lines['tcp4'])['idle'] == '60'
+
+
+def test_each_debug_line_is_written_in_one_piece(build):
+    if not shutil.which('strace'):
+        pytest.fail('strace is missing: the Makefile installs it')
+    env = dict(os.environ, LD_PRELOAD=build['shim'], KEEPIDLE='soon', KEEPCNT='500', KEEPALIVE_DEBUG='1')
+    trace = str(build['work'] / 'writes.trace')
+    subprocess.run(['strace', '-f', '-qq', '-o', trace, '-e', 'trace=write', '-e', 'signal=none', '-s', '300',
+                    build['probe']], env=env, capture_output=True, text=True, check=False, timeout=120)
+    with open(trace) as handle:
+        writes = [line for line in handle if re.search(r'write\(2, ', line)]
+    assert len(writes) >= 2, writes
+    for line in writes:
+        text = re.search(r'write\(2, "(.*)", \d+\)', line).group(1)  # the whole line, in one write
+        assert text.startswith('keepalive_shim: ') and text.endswith('\\n') and text.count('\\n') == 1, line

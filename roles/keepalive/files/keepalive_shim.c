@@ -11,8 +11,11 @@
  * Configuration is read once: by the library's constructor, or by the first socket() call if that
  * comes first (another library's constructor may open a socket before ours has run). The file
  * /etc/keepalive-shim.conf (KEY=VALUE lines; '#' starts a comment) is read first, then the
- * environment, which wins. A file larger than 64 KiB is ignored whole rather than cut. The keys
- * are those of libkeepalive, so that this library is a drop-in replacement:
+ * environment, which wins. The file is read whole or not at all: only a regular file is read
+ * (opened without blocking and without becoming a controlling terminal, so a FIFO or a device named
+ * by KEEPALIVE_SHIM_CONF can neither hang nor rob a program), and one larger than 64 KiB, holding
+ * a NUL byte, or failing to read is ignored whole rather than cut. The keys are those of
+ * libkeepalive, so that this library is a drop-in replacement:
  *   KEEPALIVE=off              leave every socket alone
  *   KEEPIDLE=seconds           1..32767
  *   KEEPINTVL=seconds          1..32767
@@ -44,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -86,18 +90,39 @@ static int value_set[OPT_COUNT];
 static int values[OPT_COUNT];
 static socket_fn real_socket;
 static pthread_once_t settings_once = PTHREAD_ONCE_INIT;
+/* Set while this thread loads the settings: a socket() call it makes meanwhile must not wait for them. */
+static __thread int loading __attribute__((tls_model("initial-exec")));
 
 __attribute__((format(printf, 1, 2))) static void debug(const char *fmt, ...)
 {
+	static const char prefix[] = "keepalive_shim: ";
+	char line[512];
 	va_list args;
+	int len;
+	ssize_t done;
+	size_t at = 0;
 
 	if (!shim_debug)
 		return;
+	memcpy(line, prefix, sizeof(prefix) - 1);
 	va_start(args, fmt);
-	fputs("keepalive_shim: ", stderr);
-	vfprintf(stderr, fmt, args);
-	fputc('\n', stderr);
+	len = vsnprintf(line + sizeof(prefix) - 1, sizeof(line) - sizeof(prefix), fmt, args);
 	va_end(args);
+	if (len < 0)
+		return;
+	len += (int)sizeof(prefix) - 1;
+	if (len > (int)sizeof(line) - 2)
+		len = (int)sizeof(line) - 2;
+	line[len++] = '\n';
+	/* One write(2) per line, so that the lines of threads never interleave. */
+	while (at < (size_t)len) {
+		done = write(STDERR_FILENO, line + at, (size_t)len - at);
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done <= 0)
+			return;
+		at += (size_t)done;
+	}
 }
 
 /* Strict base-10 integer in [low, high]; returns 0 and sets *out, or -1. */
@@ -153,24 +178,45 @@ static void read_file(const char *path)
 {
 	static char buf[MAX_CONF + 1];
 	char *line, *next, *eq, *key, *value, *end;
+	struct stat info;
 	ssize_t got;
 	size_t used = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd, failed = 0;
 
-	if (fd < 0)
+	/* Without blocking (a FIFO) and without becoming the program's controlling terminal (a tty). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			debug("cannot open %s: %s; its settings are not used", path, strerror(errno));
 		return;
+	}
+	if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+		debug("ignoring %s: not a regular file, so it is not read at all", path);
+		close(fd);
+		return;
+	}
 	/* One byte more than allowed is asked for, to tell a full-sized file from a larger one. */
 	while (used < sizeof(buf)) {
 		got = read(fd, buf + used, sizeof(buf) - used);
 		if (got < 0 && errno == EINTR)
 			continue;
+		if (got < 0)
+			failed = errno;
 		if (got <= 0)
 			break;
 		used += (size_t)got;
 	}
 	close(fd);
+	if (failed) {
+		debug("ignoring %s: reading it failed (%s), so none of it is used", path, strerror(failed));
+		return;
+	}
 	if (used > MAX_CONF) {
 		debug("ignoring %s: larger than %d bytes, so it is not read at all", path, MAX_CONF);
+		return;
+	}
+	if (memchr(buf, '\0', used) != NULL) {
+		debug("ignoring %s: it holds a NUL byte, so none of it is used", path);
 		return;
 	}
 	buf[used] = '\0';
@@ -220,6 +266,7 @@ static void load_settings(void)
 	size_t i;
 	int saved = errno;
 
+	loading = 1;
 	value = secure_getenv("KEEPALIVE_DEBUG");
 	shim_debug = value && strcmp(value, "1") == 0;
 	path = secure_getenv("KEEPALIVE_SHIM_CONF");
@@ -230,6 +277,7 @@ static void load_settings(void)
 			apply_setting(env_keys[i], value, "environment");
 	}
 	resolve_socket();
+	loading = 0;
 	errno = saved;
 }
 
@@ -244,12 +292,15 @@ int socket(int domain, int type, int protocol)
 	socket_fn fn;
 	int fd, saved, i, failed = 0;
 
-	pthread_once(&settings_once, load_settings);
 	fn = resolve_socket();
 	if (!fn) {
 		errno = ENOSYS;
 		return -1;
 	}
+	/* Re-entered while this thread loads the settings: the real socket(), untouched. */
+	if (loading)
+		return fn(domain, type, protocol);
+	pthread_once(&settings_once, load_settings);
 	fd = fn(domain, type, protocol);
 	if (fd < 0 || !shim_enabled || (domain != AF_INET && domain != AF_INET6) ||
 	    (type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != SOCK_STREAM ||
