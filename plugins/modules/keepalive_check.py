@@ -118,8 +118,8 @@ options:
         container's own defaults start at 7200, 75, 9), persistence in the module's own only, and the connections
         of all. Each violation names its C(netns) and C(container).
       - With V(all), a host is not compliant while any namespace could not be read (RV(namespaces_not_read)),
-        or while processes hold TCP connections in namespaces that were not read (counted in RV(not_examined)):
-        a connection nobody looked at cannot be called compliant. Without any namespace read, the module fails.
+        or while processes hold TCP connections in namespaces that were not read (counted in RV(not_examined)),
+        since a connection nobody looked at cannot be called compliant. Without any namespace read, the module fails.
     type: str
     choices: [self, all]
     default: self

@@ -81,7 +81,7 @@ options:
         namespace. A namespace that goes away while it is read is skipped and counted; one that cannot be
         entered, or that is another one by the time it is entered, is named in a warning and counted in
         RV(not_read).
-      - Every socket descriptor of every process whose inode no namespace read lists is looked at: a TCP
+      - Every socket descriptor of every process whose inode no namespace read lists is looked at, and a TCP
         connection among them (a namespace no process is in, kept alive by a socket passed to another
         process) is counted in RV(not_read) and named in a warning.
     type: str

@@ -13,7 +13,8 @@ connection without keep-alive on 127.0.0.1:7601 (thread), 7602 (passed) or 7603 
   unit, container  in a copy of a user's delegated subtree (user@65534.service, under the test's own
             cgroup), the process names its own group backup.service (7604) or docker-ID.scope (7605).
 ACTIONS (JSON, one argument): {"hiders": [...], "module": [NAME, ARGS] | null, "as_nobody": bool,
-"snapshots": N, "cgroup": the test's own group (made and removed by the test), for unit and container}. Prints JSON: {"hiders": {name: {"pid", "netns"}}, "module": result, "snapshots": [...]}.
+"snapshots": N, "cgroup": the test's own group (made and removed by the test), for unit and
+container}. Prints JSON: {"hiders": {name: {"pid", "netns"}}, "module": result, "snapshots": [...]}.
 Every process started here ends with this one (it is PID 1 of its namespace).
 """
 
@@ -171,7 +172,7 @@ def module(name, args, as_nobody):
         argv = NOBODY + [sys.executable, '-m', 'ansible_collections.linuxnet.keepalive.plugins.modules.' + name]
         env = dict(env, PYTHONPATH=COLLECTIONS, HOME='/tmp')
         proc = subprocess.run(argv, input=json.dumps({'ANSIBLE_MODULE_ARGS': args}), env=env, capture_output=True,
-                              text=True, timeout=120, cwd='/tmp')
+                              text=True, timeout=120, cwd='/tmp', check=False)
         try:
             return json.loads(proc.stdout)
         except ValueError:  # a module that crashed prints a traceback, not its result
@@ -179,7 +180,7 @@ def module(name, args, as_nobody):
     bin_dir = os.path.dirname(sys.executable)
     proc = subprocess.run([os.path.join(bin_dir, 'ansible'), 'localhost', '-c', 'local', '-m',
                            'linuxnet.keepalive.' + name, '-a', json.dumps(args)],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
     for marker in ('localhost | SUCCESS => ', 'localhost | FAILED! => '):
         if marker in proc.stdout:
             result = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index(marker) + len(marker):])[0]
