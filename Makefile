@@ -33,14 +33,30 @@ export LC_ALL := C.UTF-8
 
 PYTEST_MARKERS :=
 
+SCENARIOS := $(sort $(notdir $(wildcard molecule/*)))
+
 .PHONY: help deps venv collections images setup lint sanity units integration molecule build \
-        perf perf-smoke demo test clean
+        perf perf-smoke demo check test static clean $(addprefix molecule-,$(SCENARIOS))
 
 help:
-	@echo "make demo   build a disposable container, run the collection in it, and show this machine's facts"
-	@echo "make test   every check: lint, sanity, units, integration, build, all Molecule scenarios"
-	@echo "make perf   benchmarks (tests/perf), side by side with ss, /proc and psutil"
-	@echo "make clean  remove the virtual environment, caches and test containers"
+	@echo "Entry points (each installs what it needs):"
+	@echo "  make demo          a disposable container, the collection run in it, and this machine's own facts"
+	@echo "  make test          every check, as CI runs it, with a table of stage times at the end"
+	@echo "  make check         the fast loop: lint, sanity, units and integration tests"
+	@echo "Stages of make test, each on its own:"
+	@echo "  make lint          yamllint, ansible-lint (production), antsibull-changelog and antsibull-docs lint"
+	@echo "  make sanity        ansible-test sanity, with empty ignore files"
+	@echo "  make units         ansible-test units (tests/unit)"
+	@echo "  make integration   pytest tests/integration: real sockets in private namespaces"
+	@echo "  make build         the collection built, installed, imported as Galaxy would, ansible-doc of every plugin"
+	@echo "  make molecule      every Molecule scenario, side by side ($(SCENARIOS))"
+	@echo "  make molecule-NAME one scenario: $(addprefix molecule-,$(SCENARIOS))"
+	@echo "  make perf-smoke    every benchmark at a small size (proves they run; not figures to quote)"
+	@echo "Other targets:"
+	@echo "  make perf          the benchmarks at full size (tests/perf), with their figures and ratios"
+	@echo "  make setup         Debian packages, the virtual environment and the collections"
+	@echo "  make images        the Debian images of the Molecule scenarios, built side by side"
+	@echo "  make clean         remove the virtual environment, caches and test containers"
 
 # --- set-up ---------------------------------------------------------------------------------------
 
@@ -80,7 +96,8 @@ $(COLLECTIONS)/.installed: Makefile | venv
 	@touch $@
 
 images: | deps
-	@for suite in $(PLATFORMS); do tests/rig/build-image.sh $$suite; done
+	@pids=""; for suite in $(PLATFORMS); do tests/rig/build-image.sh $$suite & pids="$$pids $$!"; done; \
+	status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
 setup: deps venv collections
 
@@ -136,11 +153,12 @@ build: setup
 	  echo "ansible-doc -t filter linuxnet.keepalive.$$f: ok"; \
 	done
 
+# The scenarios share nothing (their own containers, their own Molecule state), so they run side by side.
 molecule: setup images
-	@for s in $$(ls molecule); do \
-	  echo "=== molecule test -s $$s"; \
-	  molecule test -s $$s || exit 1; \
-	done
+	tests/rig/stages.sh $(subst $(eval) ,+,$(addprefix molecule-,$(SCENARIOS)))
+
+$(addprefix molecule-,$(SCENARIOS)): molecule-%: setup images
+	molecule test -s $*
 
 perf: setup images
 	python tests/perf/bench_facts.py
@@ -159,8 +177,18 @@ perf-smoke: setup
 demo: setup images
 	tests/rig/demo.sh
 
-test: lint sanity units integration build perf-smoke molecule
+# The fast loop, for the edit-test cycle.
+check: lint sanity units integration
+	@echo "make check: lint, sanity, units and integration passed"
+
+# Every check. The images are built while the static checks run; the scenarios and the benchmark smoke
+# run side by side. stages.sh prints a table of stage times at the end.
+test:
+	tests/rig/stages.sh setup images+static integration \
+	  $(subst $(eval) ,+,$(addprefix molecule-,$(SCENARIOS)) perf-smoke)
 	@echo "make test: every check passed"
+
+static: lint sanity units build
 
 clean:
 	-molecule destroy --all 2>/dev/null
