@@ -5,7 +5,7 @@
 
 A row names a setting by its per-socket word (``idle``, ``interval``, ``count``: the socket options'
 words) and, where the kernel has a default for it, by the sysctl's word (``time``, ``intvl``,
-``probes``) and key. The limits are the socket option's (setsockopt answers EINVAL outside them);
+``probes``) and key, and by the key the preload shim reads (libkeepalive's ``KEEPIDLE``...). The limits are the socket option's (setsockopt answers EINVAL outside them);
 the sysctls accept wider values but are kept within these, so that a socket could take them too.
 The running sysctls are read and written here and nowhere else.
 """
@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import json
 import os
 import socket
 
@@ -22,15 +23,22 @@ SOL_SOCKET, IPPROTO_TCP = socket.SOL_SOCKET, socket.IPPROTO_TCP
 TCP_USER_TIMEOUT = getattr(socket, 'TCP_USER_TIMEOUT', 18)
 PROC_SYS = '/proc/sys'
 
-Setting = collections.namedtuple('Setting', 'name sysctl_option sysctl_key level option low high default unit')
+Setting = collections.namedtuple('Setting', 'name sysctl_option sysctl_key level option low high default unit shim_key '
+                                             'ours meaning')
 
+# default: the kernel's (a new socket's, or the sysctl's); ours: what the collection sets on sockets by default
+# (the shim, the cgroup program), to probe before the shortest common middlebox idle timeout (240 s).
 SETTINGS = (
-    Setting('keepalive', None, None, SOL_SOCKET, socket.SO_KEEPALIVE, 0, 1, 0, ''),
-    Setting('idle', 'time', 'net.ipv4.tcp_keepalive_time', IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, 32767, 7200, 'seconds'),
+    Setting('keepalive', None, None, SOL_SOCKET, socket.SO_KEEPALIVE, 0, 1, 0, '', None, 1, 'C(SO_KEEPALIVE)'),
+    Setting('idle', 'time', 'net.ipv4.tcp_keepalive_time', IPPROTO_TCP, socket.TCP_KEEPIDLE, 1, 32767, 7200, 'seconds',
+            'KEEPIDLE', 120, 'C(TCP_KEEPIDLE), seconds idle before the first probe'),
     Setting('interval', 'intvl', 'net.ipv4.tcp_keepalive_intvl', IPPROTO_TCP, socket.TCP_KEEPINTVL, 1, 32767, 75,
-            'seconds'),
-    Setting('count', 'probes', 'net.ipv4.tcp_keepalive_probes', IPPROTO_TCP, socket.TCP_KEEPCNT, 1, 127, 9, ''),
-    Setting('user_timeout', None, None, IPPROTO_TCP, TCP_USER_TIMEOUT, 0, 2147483647, 0, 'milliseconds'),
+            'seconds', 'KEEPINTVL', 30, 'C(TCP_KEEPINTVL), seconds between probes'),
+    Setting('count', 'probes', 'net.ipv4.tcp_keepalive_probes', IPPROTO_TCP, socket.TCP_KEEPCNT, 1, 127, 9, '', 'KEEPCNT',
+            4, 'C(TCP_KEEPCNT), unanswered probes before the connection is dropped'),
+    Setting('user_timeout', None, None, IPPROTO_TCP, TCP_USER_TIMEOUT, 0, 2147483647, 0, 'milliseconds',
+            'KEEPALIVE_USER_TIMEOUT', None, 'C(TCP_USER_TIMEOUT), milliseconds that data or probes may stay '
+            'unacknowledged before the connection is dropped, 0 for the kernel\'s own behaviour'),
 )
 BY_NAME = dict((s.name, s) for s in SETTINGS)
 # The settings the kernel has a sysctl default for, in the table's order.
@@ -40,6 +48,8 @@ SYSCTL_KEYS = tuple(s.sysctl_key for s in SYSCTLS)
 KERNEL_DEFAULTS = dict((s.sysctl_key, s.default) for s in SYSCTLS)
 # The names of the per-socket settings, in the order they are shown.
 NAMES = tuple(s.name for s in SETTINGS)
+# The shim's configuration keys (libkeepalive's) of the per-socket values: (name, key).
+SHIM_KEYS = tuple((s.name, s.shim_key) for s in SETTINGS if s.shim_key)
 
 
 def proc_path(key, proc_sys=PROC_SYS):
@@ -74,6 +84,32 @@ def write_running(values, proc_sys=PROC_SYS):
 def describe_range(setting):
     """'from 1 to 32767 seconds' for a setting's limits."""
     return 'from %d to %d%s' % (setting.low, setting.high, ' ' + setting.unit if setting.unit else '')
+
+
+# The per-socket values a module takes as options, in order.
+SOCKET_VALUES = tuple(s for s in SETTINGS if s.name != 'keepalive')
+
+
+def socket_value_options(ours=True):
+    """The argument spec of the per-socket values: with ``ours``, the collection's defaults (a program that sets
+    every new socket); without, none (unset keeps a socket's own value)."""
+    return dict((s.name, dict(type='int', default=s.ours) if ours and s.ours is not None else dict(type='int'))
+                for s in SOCKET_VALUES)
+
+
+def socket_value_docs(ours=True):
+    """The options documentation of socket_value_options(), as a doc fragment's YAML text."""
+    lines = ['options:']
+    for setting in SOCKET_VALUES:
+        text = '%s (%d to %d)' % (setting.meaning, setting.low, setting.high)
+        if not ours:
+            text += '. Unset keeps the socket\'s value'
+        elif setting.ours is None:
+            text += '. Unset, it is left alone'
+        lines += ['  %s:' % setting.name, '    description:', '      - %s' % json.dumps(text + '.'), '    type: int']
+        if ours and setting.ours is not None:
+            lines.append('    default: %d' % setting.ours)
+    return '\n'.join(lines) + '\n'
 
 
 def validate_socket_values(wanted):

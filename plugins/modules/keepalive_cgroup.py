@@ -67,23 +67,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  idle:
-    description: C(TCP_KEEPIDLE), seconds idle before the first probe (1 to 32767).
-    type: int
-    default: 120
-  interval:
-    description: C(TCP_KEEPINTVL), seconds between probes (1 to 32767).
-    type: int
-    default: 30
-  count:
-    description: C(TCP_KEEPCNT), unanswered probes before the connection is dropped (1 to 127).
-    type: int
-    default: 4
-  user_timeout:
-    description:
-      - C(TCP_USER_TIMEOUT) in milliseconds (0 to 2147483647; 0 is the kernel's default). A connection whose data or
-        probes stay unacknowledged this long is dropped. Unset, the program leaves it alone.
-    type: int
   persist:
     description:
       - Keep the targets across reboots and unit restarts (the boot unit, its configuration and the units' drop-ins).
@@ -108,6 +91,7 @@ attributes:
       - x86_64, aarch64, riscv64, ppc64, ppc64le, s390x, 32-bit ARM and x86 (the program is built in the machine's
         byte order); it is tested on x86_64, and the self-test proves it on any machine before it is attached.
 extends_documentation_fragment:
+  - linuxnet.keepalive.socket_values
   - linuxnet.keepalive.attributes
 notes:
   - The program acts on connections established after it is attached. Connections that are open already keep
@@ -255,7 +239,9 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._cgroup_plan im
     CgroupError, Plan, System,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import write_atomic
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import validate_socket_values, values_text
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
+    socket_value_options, validate_socket_values, values_text,
+)
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._sock_ops import BpfError, describe_values
 
 CODE_DIFF = '(the collection\'s sock_ops code, %d lines)\n'
@@ -307,13 +293,10 @@ def diff(plan):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            socket_value_options(),
             cgroups=dict(type='list', elements='str', aliases=['cgroup']),
             units=dict(type='list', elements='str', aliases=['unit']),
             state=dict(type='str', default='present', choices=['present', 'absent']),
-            idle=dict(type='int', default=120),
-            interval=dict(type='int', default=30),
-            count=dict(type='int', default=4),
-            user_timeout=dict(type='int'),
             persist=dict(type='bool', default=True),
             exclusive=dict(type='bool', default=False),
         ),

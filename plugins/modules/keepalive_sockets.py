@@ -47,20 +47,6 @@ options:
     description: Turn C(SO_KEEPALIVE) on (V(true)) or off (V(false)).
     type: bool
     default: true
-  idle:
-    description: C(TCP_KEEPIDLE), seconds idle before the first probe (1 to 32767). Unset keeps the socket's value.
-    type: int
-  interval:
-    description: C(TCP_KEEPINTVL), seconds between probes (1 to 32767). Unset keeps the socket's value.
-    type: int
-  count:
-    description: C(TCP_KEEPCNT), unanswered probes before the connection is dropped (1 to 127).
-    type: int
-  user_timeout:
-    description:
-      - C(TCP_USER_TIMEOUT) in milliseconds (0 to 2147483647; 0 is the kernel's default). A connection
-        whose data or probes stay unacknowledged this long is dropped.
-    type: int
   inspect:
     description: Only read each selected socket's settings; change nothing.
     type: bool
@@ -76,6 +62,7 @@ attributes:
     description: Linux 5.6 or later; root (ptrace permission over the selected processes).
 extends_documentation_fragment:
   - linuxnet.keepalive.connections
+  - linuxnet.keepalive.socket_values.changes
   - linuxnet.keepalive.attributes
 notes:
   - A failure for one process or socket (no permission, process gone, kernel too old, a seccomp or
@@ -205,13 +192,16 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_fact
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
     process_sockets, select_pids, unreachable_processes,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import NAMES, validate_socket_values, values_text
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
+    NAMES, socket_value_options, validate_socket_values, values_text,
+)
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            socket_value_options(ours=False),
             pids=dict(type='list', elements='int', aliases=['pid']),
             processes=dict(type='list', elements='str', aliases=['process']),
             units=dict(type='list', elements='str', aliases=['unit']),
@@ -223,10 +213,6 @@ def main():
                         choices=['established', 'close_wait', 'syn_sent', 'syn_recv', 'fin_wait1', 'fin_wait2',
                                  'closing', 'last_ack']),
             keepalive=dict(type='bool', default=True),
-            idle=dict(type='int'),
-            interval=dict(type='int'),
-            count=dict(type='int'),
-            user_timeout=dict(type='int'),
             inspect=dict(type='bool', default=False),
         ),
         required_one_of=[('pids', 'processes', 'units')],

@@ -9,6 +9,7 @@ import os
 import re
 import time
 
+import testinfra
 import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,6 +50,28 @@ def run_converge(instance, extra_vars=None, options=()):
     """Run the scenario's converge playbook against one instance: (exit status, output)."""
     return adhoc.run_playbook(instance, os.path.join(scenario_dir(), 'converge.yml'), extra_vars, connection=CONNECTION,
                               options=options)
+
+
+def converge_all(extra_vars=None, options=()):
+    """The converge playbook against every instance at once (in parallel): (exit status, output, {instance: recap}),
+    a recap being {'ok': n, 'changed': n, 'failed': n, ...} from the PLAY RECAP line of that instance."""
+    status, output = adhoc.run_playbook(','.join(instances()), os.path.join(scenario_dir(), 'converge.yml'), extra_vars,
+                                        connection=CONNECTION, options=options)
+    recaps = {}
+    for name in instances():
+        line = re.search(r'^%s\s+:\s+(.*)$' % re.escape(name), output, re.M)
+        recaps[name] = dict((k, int(v)) for k, v in re.findall(r'(\w+)=(\d+)', line.group(1))) if line else None
+    return status, output, recaps
+
+
+def module_all(module, args='', options=()):
+    """A module ad hoc on every instance at once: {instance: result}."""
+    return adhoc.run_module_all(instances(), module, args, connection=CONNECTION, options=options)
+
+
+def testinfra_host(instance):
+    """A testinfra host for an instance, reached with podman exec."""
+    return testinfra.get_host('podman://' + instance)
 
 
 def seconds(line):

@@ -58,7 +58,7 @@ def test_check_mode_with_the_shim_on_a_fresh_host_reports_and_changes_nothing(ho
                                   options=['--check'])
     assert status == 0, output[-3000:]
     assert re.search(r'changed=[1-9]', output), output[-3000:]
-    assert 'would be built from /usr/local/src/keepalive-shim/keepalive_shim.c and installed' in output
+    assert 'shim would be built and installed at /usr/local/lib/keepalive/libkeepalive_shim.so' in output
     for path in ('/usr/local/lib/keepalive', '/usr/local/src/keepalive-shim', '/etc/keepalive-shim.conf'):
         assert not host.file(path).exists, path
     assert not host.file('/etc/ld.so.preload').exists
