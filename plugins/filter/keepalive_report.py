@@ -8,8 +8,8 @@ __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import coverage, facts_table, fleet
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import RULES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import coverage, facts_table, fleet
 
 
 def keepalive_table(facts, title=None, rows=15):

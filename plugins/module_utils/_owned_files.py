@@ -27,13 +27,14 @@ def read_text(path):
 
 
 def write_atomic(module, path, content, mode=0o644):
-    """Write ``content`` to ``path`` through a temporary file in the same folder and one rename, root-owned."""
+    """Write ``content`` (text, or bytes) to ``path`` through a temporary file in the same folder and one rename,
+    root-owned."""
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         os.makedirs(directory, 0o755)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path))
     try:
-        with os.fdopen(fd, 'w') as handle:
+        with os.fdopen(fd, 'wb' if isinstance(content, bytes) else 'w') as handle:
             handle.write(content)
         os.chmod(tmp, mode)
         if os.geteuid() == 0:

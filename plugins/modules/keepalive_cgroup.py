@@ -235,14 +235,14 @@ import sys
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._cgroup_plan import (
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.cgroup._cgroup_plan import (
     CgroupError, Plan, System,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import write_atomic
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
     socket_value_options, validate_socket_values, values_text,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._sock_ops import BpfError, describe_values
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.cgroup._sock_ops import BpfError, describe_values
 
 CODE_DIFF = '(the collection\'s sock_ops code, %d lines)\n'
 

@@ -162,6 +162,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+msg:
+  description: The verdict in one line, with the rules violated and how often.
+  returned: always
+  type: str
+  version_added: 0.2.0
+  sample: "not compliant: connection_keepalive 3; most: python3 (app.service): 3"
 compliant:
   description: True when no rule is violated.
   returned: always
@@ -296,17 +302,33 @@ policy:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError, read_defaults
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import own as own_netns
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import (
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._gather import GatherError, read_defaults
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._netns import own as own_netns
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import (
     PolicyError, compliant, evaluate, merge, offenders, policy_options, selection,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SYSCTL_KEYS
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import boot_sources
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sysctl._sysctl_config import boot_sources
 
 # Connections examined one by one; beyond this many, the host cannot be called compliant.
 EVALUATED = 20000
+
+
+def check_summary(is_compliant, counts, not_examined, namespaces_not_read):
+    """The verdict in one line: compliant, or which rules are violated how often, and what was not examined."""
+    if is_compliant:
+        return 'compliant: no rule of the policy is violated'
+    broken = ['%s %d' % (rule, n) for rule, n in counts['by_rule'].items() if n]
+    text = 'not compliant: %s' % (', '.join(broken) if broken else 'no rule is violated among what was examined')
+    if not_examined:
+        text += '; %d connection(s) not examined' % not_examined
+    if namespaces_not_read:
+        text += '; %d network namespace(s) not read' % namespaces_not_read
+    top = offenders(counts['offenders'], top=1)
+    if top:
+        text += '; most: %s' % top[0]
+    return text
 
 
 def main():
@@ -349,9 +371,11 @@ def main():
         module.warn('%d matching connections were not examined one by one (more than %d), so the host is not '
                     'reported compliant: a violation among them cannot be ruled out' % (facts['left_out'], EVALUATED))
     not_examined = facts['left_out'] + not_read['connections']
+    is_compliant = compliant(counts, not_examined) and not not_read['namespaces']
     module.exit_json(
         changed=False,
-        compliant=compliant(counts, not_examined) and not not_read['namespaces'],
+        msg=check_summary(is_compliant, counts, not_examined, not_read['namespaces']),
+        compliant=is_compliant,
         violations=violations,
         violations_left_out=counts['left_out'],
         not_examined=not_examined,

@@ -467,11 +467,11 @@ not_read:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError, read_defaults
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_verdict import REASONS
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import summary_line
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._tcp_record import STATE_CODES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._gather import GatherError, read_defaults
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._keepalive_verdict import REASONS
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import summary_line
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._tcp_record import STATE_CODES
 
 
 def main():

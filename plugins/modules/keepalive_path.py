@@ -146,7 +146,7 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._path_probe import (
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.path._path_probe import (
     DEFAULT_IDLE, PathError, measure, recommend, refined, resolve_source, validate,
 )
 

@@ -185,7 +185,7 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import write_atomic
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import socket_value_options, validate_socket_values
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._shim_plan import (
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.shim._shim_plan import (
     LIBRARY, Plan, ShimError, System,
 )
 

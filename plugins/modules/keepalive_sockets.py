@@ -99,6 +99,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+msg:
+  description: What was done (or would be, in check mode) to the selected sockets, in one line.
+  returned: always
+  type: str
+  version_added: 0.2.0
+  sample: "2 of 3 socket(s) of 1 process(es) changed"
 sockets:
   description: One entry per selected connection.
   returned: always
@@ -188,14 +194,27 @@ not_found:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import GatherError
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import (
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._gather import GatherError
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._live_sockets import (
     process_sockets, select_pids, unreachable_processes,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
     NAMES, socket_value_options, validate_socket_values, values_text,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
+
+
+def sockets_summary(summary, check_mode, inspect):
+    """What was done to the selected sockets, in one line."""
+    processes = len(summary['processes'])
+    if inspect:
+        text = '%d socket(s) of %d process(es) read' % (summary['inspected'], processes)
+    else:
+        text = '%d of %d socket(s) of %d process(es) %s' % (summary['changed'], summary['changed'] + summary['unchanged'],
+                                                            processes, 'would change' if check_mode else 'changed')
+    if summary['failed']:
+        text += '; %d not reached (see the warnings)' % summary['failed']
+    return text
 
 
 def main():
@@ -253,7 +272,8 @@ def main():
     for reason in sorted(set(r['reason'] for r in failures)):
         module.warn('%d socket(s) not reached: %s' % (sum(1 for r in failures if r['reason'] == reason), reason))
 
-    result = dict(changed=summary['changed'] > 0, sockets=results, summary=summary, not_found=not_found)
+    result = dict(changed=summary['changed'] > 0, msg=sockets_summary(summary, module.check_mode, params['inspect']),
+                  sockets=results, summary=summary, not_found=not_found)
     if module._diff:
         result['diff'] = [dict(before_header='pid %s fd %s %s:%s -> %s:%s' % (r['pid'], r['fd'], r['local_address'],
                                                                               r['local_port'], r['remote_address'],

@@ -142,6 +142,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+msg:
+  description: What was done (or would be, in check mode), in one line.
+  returned: always
+  type: str
+  version_added: 0.2.0
+  sample: "keep-alive defaults set: time 120, intvl 30, probes 4; /etc/sysctl.d/60-keepalive.conf written"
 before:
   description: The running kernel's values before the module ran.
   returned: always
@@ -178,25 +184,13 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._netns import NamespaceError, entered
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, write_atomic
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
-    PROC_SYS, SYSCTL_KEYS, proc_path, read_running, values_text, write_running,
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import write_atomic
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import PROC_SYS
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._netns import NamespaceError, entered
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sysctl._sysctl_config import (
+    CONFIG_DIRS, SYSCTL_CONF, SysctlConfigError, by_option, validate,
 )
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._sysctl_config import (
-    CONFIG_DIRS, SYSCTL_CONF, SysctlConfigError, boot_values, by_key, by_option, check_path, conflicts,
-    previous_values, render, validate,
-)
-
-MARKER = 'Managed by Ansible (linuxnet.keepalive.keepalive_sysctl)'
-
-
-def refuse_read_only(module, keys):
-    for key in keys:
-        if not os.access(proc_path(key, PROC_SYS), os.W_OK):
-            module.fail_json(msg='%s is read-only here (an unprivileged container, or /proc/sys mounted '
-                                 'read-only), so the running kernel cannot be changed. Use apply: false '
-                                 'to write the configuration file only.' % proc_path(key, PROC_SYS))
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sysctl._sysctl_plan import SysctlPlan, describe
 
 
 def main():
@@ -237,85 +231,33 @@ def main():
 
 def run(module):
     params = module.params
-    path = params['path']
     try:
-        wanted = validate(params)
-        check_path(path, CONFIG_DIRS)
+        plan = SysctlPlan(params['state'], validate(params), params['path'], apply=params['apply'],
+                          persist=params['persist'], on_conflict=params['on_conflict'], proc_sys=PROC_SYS,
+                          dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF).make()
     except SysctlConfigError as exc:
         module.fail_json(msg=str(exc))
-    if params['state'] == 'absent' and wanted:
-        module.fail_json(msg='state=absent takes no time, intvl or probes: it removes %s' % path)
-
-    if os.path.islink(path) or (os.path.lexists(path) and not os.path.isfile(path)):
-        module.fail_json(msg='%s is %s, not a file this module wrote; it is left alone. Choose another path.'
-                             % (path, 'a folder' if os.path.isdir(path) and not os.path.islink(path)
-                                else 'a link' if os.path.islink(path) else 'not a regular file'))
-    current = read_text(path)
-    if current is not None and MARKER not in current:
-        module.fail_json(msg='%s exists and was not written by this module; it is left alone. '
-                             'Choose another path, or move that file away first.' % path)
-    try:
-        before = by_key(read_running(PROC_SYS))
-    except (IOError, OSError, ValueError) as exc:
-        module.fail_json(msg='cannot read the running keep-alive settings: %s' % to_native(exc))
-
-    found = []
-    if params['state'] == 'present':
-        # keys written by an earlier run stay in the file unless given again
-        persisted = dict(previous_values(current), **wanted)
-        content = render(persisted) if params['persist'] else current
-        target = dict(before, **wanted) if params['apply'] else dict(before)
-        if params['persist']:
-            found = conflicts(path, persisted, CONFIG_DIRS, SYSCTL_CONF)
-            if found and params['on_conflict'] == 'fail':
-                module.fail_json(msg='other files would override these values at boot, so nothing was '
-                                     'changed: %s' % describe(found), conflicts=found)
-    else:
-        content = None
-        target = boot_values(SYSCTL_KEYS, skip=path, dirs=CONFIG_DIRS, sysctl_conf=SYSCTL_CONF) if params['apply'] \
-            else dict(before)
-
-    running_change = dict((k, v) for k, v in target.items() if before.get(k) != v)
-    file_change = params['persist'] and content != current if params['state'] == 'present' else current is not None
-    if running_change:
-        refuse_read_only(module, running_change)
-
-    changed = bool(running_change) or bool(file_change)
+    changed = plan.changed
+    path = plan.path
     if not module.check_mode:
         try:
-            if params['state'] == 'present' and params['persist'] and file_change:
-                write_atomic(module, path, content)
-            elif params['state'] == 'absent' and file_change:
-                os.unlink(path)
-            write_running(by_option(running_change), PROC_SYS)
+            plan.apply(lambda target, text: write_atomic(module, target, text))
         except (IOError, OSError) as exc:
             module.fail_json(msg='could not apply the keep-alive settings: %s' % to_native(exc))
         if params['state'] == 'present' and params['persist']:
             changed = module.set_owner_if_different(path, 'root', changed)
             changed = module.set_group_if_different(path, 'root', changed)
             changed = module.set_mode_if_different(path, '0644', changed)
-    elif params['state'] == 'present' and params['persist'] and current is not None:
+    elif params['state'] == 'present' and params['persist'] and plan.current is not None:
         stat = os.stat(path)
         changed = changed or (stat.st_mode & 0o7777) != 0o644 or stat.st_uid != 0 or stat.st_gid != 0
-
-    if found and params['on_conflict'] == 'warn':
-        module.warn('other files would override these values at boot: %s' % describe(found))
-
-    result = dict(changed=changed, before=by_option(before), after=by_option(target), path=path, conflicts=found,
-                  netns=params['netns'])
+    if plan.conflicts and params['on_conflict'] == 'warn':
+        module.warn('other files would override these values at boot: %s' % describe(plan.conflicts))
+    result = dict(changed=changed, msg=plan.summary(module.check_mode), before=by_option(plan.before),
+                  after=by_option(plan.target), path=path, conflicts=plan.conflicts, netns=params['netns'])
     if module._diff:
-        result['diff'] = [
-            dict(before_header='running kernel', after_header='running kernel',
-                 before=values_text(before, SYSCTL_KEYS), after=values_text(target, SYSCTL_KEYS)),
-            dict(before_header=path, after_header=path, before=current or '',
-                 after=(content or '') if params['persist'] or params['state'] == 'absent' else current or ''),
-        ]
+        result['diff'] = plan.diff()
     module.exit_json(**result)
-
-
-def describe(found):
-    return '; '.join('%s sets %s = %s' % (c['file'], c['key'], c['value']) if not c['masks']
-                     else '%s masks our file (same name, read first)' % c['file'] for c in found)
 
 
 if __name__ == '__main__':

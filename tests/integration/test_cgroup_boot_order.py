@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT
 
 sys.path.insert(0, os.path.join(ROOT, '.cache', 'collections'))
-from ansible_collections.linuxnet.keepalive.plugins.module_utils import _cgroup_plan, _sock_ops  # noqa: E402
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.cgroup import _cgroup_plan, _sock_ops  # noqa: E402
 
 UNITS = {
     # a service as most are

@@ -25,7 +25,7 @@ def lab(unshare, tmp_path_factory):
     headers = subprocess.run(['readelf', '--program-headers', static], capture_output=True, text=True, check=True).stdout
     assert 'INTERP' not in headers  # no dynamic loader: out of any preload's reach
     proc = subprocess.run(['unshare', '-n', '-m', '--', sys.executable, os.path.join(HERE, 'files', 'cgroup_lab.py'),
-                           os.path.join(ROOT, 'tests', 'rig'), os.path.join(ROOT, 'plugins', 'module_utils'), static],
+                           os.path.join(ROOT, 'tests', 'rig'), os.path.join(ROOT, 'plugins', 'module_utils', 'cgroup'), static],
                           env=namespace_env(), capture_output=True, text=True, check=False, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout)

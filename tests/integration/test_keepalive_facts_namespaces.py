@@ -122,7 +122,7 @@ def test_sysctl_sets_another_namespaces_live_values(unshare, holders):
 def test_reading_every_namespace_leaves_no_descriptor_and_comes_home(unshare, holders):
     """In this process: one snapshot of every namespace, twenty times; no fd is left, and we are back home."""
     sys.path.insert(0, os.path.join(ROOT, '.cache', 'collections'))
-    from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
+    from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
 
     home = os.stat('/proc/thread-self/ns/net').st_ino
     before = sorted(os.listdir('/proc/self/fd'))

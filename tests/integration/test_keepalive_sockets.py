@@ -146,8 +146,8 @@ def test_a_thread_id_is_refused_with_its_process(run):
 def test_no_descriptor_is_left_open(unshare):
     """The library, called in this process on a real process in another namespace, leaves no fd behind."""
     sys.path.insert(0, os.path.join(ROOT, '.cache', 'collections'))
-    from ansible_collections.linuxnet.keepalive.plugins.module_utils._live_sockets import process_sockets
-    from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+    from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._live_sockets import process_sockets
+    from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._socket_owners import SocketOwners
 
     holder = subprocess.Popen(unshare + ['/usr/bin/python3', '-c',
                                          'import socket, subprocess, sys; subprocess.run(["ip", "link", "set", "lo", "up"]); '
@@ -176,7 +176,7 @@ def test_no_descriptor_is_left_open(unshare):
 def test_a_process_that_exits_during_the_run_is_reported(monkeypatch):
     """pidfd_open answering ESRCH (the process exited after it was selected) fails only its sockets."""
     sys.path.insert(0, os.path.join(ROOT, '.cache', 'collections'))
-    from ansible_collections.linuxnet.keepalive.plugins.module_utils import _pidfd, _live_sockets
+    from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets import _pidfd, _live_sockets
 
     class Owners:
         @staticmethod

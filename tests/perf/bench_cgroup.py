@@ -3,7 +3,7 @@
 A connect()+accept()+close() loop over loopback (tests/perf/connect_loop.c; both ends in the loop's
 process) runs in rounds, in turn: in a cgroup with no program and no preload, with the shim
 (roles/keepalive/files/keepalive_shim.c) preloaded, and in a cgroup with the keep-alive program
-attached (plugins/module_utils/_sock_ops.py), both set to the same idle, interval and count. Prints
+attached (plugins/module_utils/cgroup/_sock_ops.py), both set to the same idle, interval and count. Prints
 the median and fastest nanoseconds per connection, what each adds, the system calls each adds
 (strace -c: the program makes none, it runs in the kernel), and the ratio of what the program adds
 to what the shim adds (target: no more than the shim).
@@ -32,7 +32,7 @@ SHIM_ENV = {'KEEPIDLE': '120', 'KEEPINTVL': '30', 'KEEPCNT': '4'}
 
 
 def sock_ops():
-    spec = importlib.util.spec_from_file_location('_sock_ops', os.path.join(ROOT, 'plugins', 'module_utils', '_sock_ops.py'))
+    spec = importlib.util.spec_from_file_location('_sock_ops', os.path.join(ROOT, 'plugins', 'module_utils', 'cgroup', '_sock_ops.py'))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

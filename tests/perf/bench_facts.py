@@ -32,8 +32,8 @@ PER_WORKER = 9000  # 2 fds per connection: under the 20000 open files a process 
 GATHER = r'''
 import json, sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import gather, open_records, read_defaults
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._socket_owners import SocketOwners
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._gather import gather, open_records, read_defaults
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._socket_owners import SocketOwners
 owners = SocketOwners().scan() if sys.argv[2] == 'true' else None
 records, source, _reader = open_records(sys.argv[3])
 connections, summary = gather(records, owners=owners, limit=1000)

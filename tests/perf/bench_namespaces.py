@@ -36,7 +36,7 @@ sys.stdin.read()
 GATHER = r'''
 import sys
 sys.path.insert(0, sys.argv[1])
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
 found = snapshot(namespaces="all", limit=1000)
 sys.stderr.write("%d %d\n" % (found.summary["total"], len(found.namespaces)))
 '''

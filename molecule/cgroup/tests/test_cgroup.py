@@ -66,7 +66,7 @@ def wait_running(host):
 
 
 def test_the_boot_unit_runs_the_collections_own_code_from_root_owned_files(host):
-    with open(os.path.join(rig.ROOT, 'plugins', 'module_utils', '_sock_ops.py'), 'rb') as handle:
+    with open(os.path.join(rig.ROOT, 'plugins', 'module_utils', 'cgroup', '_sock_ops.py'), 'rb') as handle:
         assert host.file(CODE).sha256sum == hashlib.sha256(handle.read()).hexdigest()
     for path in (CODE, CONFIG, BOOT_UNIT) + tuple('/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % u for u in UNITS):
         found = host.file(path)

@@ -55,10 +55,13 @@ def test_collection_under_test_is_the_working_tree(host):
 
 def test_check_mode_with_the_shim_on_a_fresh_host_reports_and_changes_nothing(host):
     status, output = run_converge(host.backend.name, {'keepalive_shim_enabled': True, 'keepalive_shim_global': True},
-                                  options=['--check'])
+                                  options=['--check', '--diff'])
     assert status == 0, output[-3000:]
     assert re.search(r'changed=[1-9]', output), output[-3000:]
-    assert 'shim would be built and installed at /usr/local/lib/keepalive/libkeepalive_shim.so' in output
+    # the diff shows the library that would be built, its settings, and the preload entry
+    assert '+++ after: /usr/local/lib/keepalive/libkeepalive_shim.so' in output, output[-3000:]
+    assert '+(built from keepalive_shim.c' in output and '+KEEPIDLE=120' in output
+    assert '+++ after: /etc/ld.so.preload' in output
     for path in ('/usr/local/lib/keepalive', '/usr/local/src/keepalive-shim', '/etc/keepalive-shim.conf'):
         assert not host.file(path).exists, path
     assert not host.file('/etc/ld.so.preload').exists

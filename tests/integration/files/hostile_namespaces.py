@@ -193,7 +193,7 @@ def snapshots(count):
     """``count`` in-process reads of every namespace: per read, each namespace's inode and socket count, the rows
     on the hiders' ports with their namespace, and what was not read."""
     sys.path.insert(0, COLLECTIONS)
-    from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import snapshot
+    from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
     found = []
     for _round in range(count):
         read = snapshot(namespaces='all', ports=sorted(PORTS.values()))

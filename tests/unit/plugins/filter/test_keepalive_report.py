@@ -11,8 +11,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxnet.keepalive.plugins.filter.keepalive_report import FilterModule
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._policy import RULES
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._presentation import summary_line
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import RULES
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import summary_line
 
 FILTERS = FilterModule().filters()
 COUNTS = {'enabled': 0, 'disabled': 0, 'unknown': 0, 'not_applicable': 0}

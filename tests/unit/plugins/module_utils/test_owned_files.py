@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, unsafe_folders
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import read_text, unsafe_folders, write_atomic
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason='folders owned by root are made as root')
@@ -34,3 +34,19 @@ def test_read_text_shows_bytes_that_are_not_utf8_and_none_for_no_file(tmp_path):
     (tmp_path / 'f').write_bytes(b'a\xffb')
     assert read_text(str(tmp_path / 'f')) == u'a\ufffdb'
     assert read_text(str(tmp_path / 'missing')) is None
+
+
+class Mover:
+    """The module's atomic_move, as a rename."""
+
+    @staticmethod
+    def atomic_move(src, dest):
+        os.rename(src, dest)
+
+
+def test_text_and_bytes_are_written_whole_through_one_rename(tmp_path):
+    write_atomic(Mover, str(tmp_path / 'a.conf'), 'KEEPIDLE=45\n')
+    write_atomic(Mover, str(tmp_path / 'lib.so'), b'\x7fELF\x00\xff', 0o755)
+    assert (tmp_path / 'a.conf').read_text() == 'KEEPIDLE=45\n' and (tmp_path / 'lib.so').read_bytes() == b'\x7fELF\x00\xff'
+    assert oct((tmp_path / 'lib.so').stat().st_mode & 0o777) == '0o755'
+    assert sorted(os.listdir(str(tmp_path))) == ['a.conf', 'lib.so']  # no temporary file left

@@ -11,8 +11,8 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._keepalive_facts import gather
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._snapshot import Snapshot
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._gather import gather
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import Snapshot
 from ansible_collections.linuxnet.keepalive.plugins.modules import keepalive_check
 
 DEFAULTS = {'time': 120, 'intvl': 30, 'probes': 4}
@@ -57,12 +57,15 @@ def test_every_namespace_read_and_nothing_hidden_is_compliant(host, capsys):
     host.read = namespaces()
     result = run(capsys)
     assert result['compliant'] is True and result['namespaces_not_read'] == 0 and result['not_examined'] == 0
+    assert result['msg'] == 'compliant: no rule of the policy is violated'
 
 
 def test_a_namespace_that_could_not_be_entered_makes_the_host_not_compliant(host, capsys):
     host.read = namespaces(refused=['cannot enter /proc/42/ns/net: Operation not permitted (root is needed)'])
     result = run(capsys)
     assert result['compliant'] is False and result['namespaces_not_read'] == 1
+    assert result['msg'] == ('not compliant: no rule is violated among what was examined; 1 network namespace(s) '
+                             'not read')
     assert any("/proc/42/ns/net" in w and "not reported compliant" in w for w in host.warnings), host.warnings
 
 

@@ -60,6 +60,7 @@ def run(capsys, check_mode=False, diff=False, **args):
 def test_present_sets_and_persists_then_changes_nothing(host, capsys):
     result = run(capsys, time=120, intvl=30, probes=4, diff=True)
     assert result['changed'] and result['after'] == {'time': 120, 'intvl': 30, 'probes': 4}
+    assert result['msg'] == 'keep-alive defaults set: time 120, intvl 30, probes 4; %s written' % host.ours
     assert host.running() == {'time': 120, 'intvl': 30, 'probes': 4}
     assert '%s = 120' % TIME in open(host.ours).read() and oct(os.stat(host.ours).st_mode & 0o777) == '0o644'
     assert result['diff'][0]['before'].startswith('%s = 7200' % TIME)
@@ -69,6 +70,8 @@ def test_present_sets_and_persists_then_changes_nothing(host, capsys):
 def test_check_mode_changes_nothing(host, capsys):
     result = run(capsys, time=120, check_mode=True)
     assert result['changed'] and result['after']['time'] == 120
+    assert result['msg'] == ('keep-alive defaults would be set: time 120, intvl 75, probes 9; %s would be written'
+                             % host.ours)
     assert host.running()['time'] == 7200 and not os.path.exists(host.ours)
 
 
