@@ -40,6 +40,7 @@ def write_atomic(module, path, content, mode=0o644):
         if os.geteuid() == 0:
             os.chown(tmp, 0, 0)
         module.atomic_move(tmp, path)
+        os.chmod(path, mode)  # atomic_move gives a new file the default mode
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -5,8 +5,9 @@
 
 A row names a setting by its per-socket word (``idle``, ``interval``, ``count``: the socket options'
 words) and, where the kernel has a default for it, by the sysctl's word (``time``, ``intvl``,
-``probes``) and key, and by the key the preload shim reads (libkeepalive's ``KEEPIDLE``...). The limits are the socket option's (setsockopt answers EINVAL outside them);
-the sysctls accept wider values but are kept within these, so that a socket could take them too.
+``probes``) and key, and by the key the preload shim reads (libkeepalive's ``KEEPIDLE``...). The
+limits are the socket option's (setsockopt answers EINVAL outside them); the sysctls accept wider
+values but are kept within these, so that a socket could take them too.
 The running sysctls are read and written here and nowhere else.
 """
 
@@ -16,6 +17,7 @@ __metaclass__ = type
 
 import collections
 import json
+import textwrap
 import os
 import socket
 
@@ -23,8 +25,8 @@ SOL_SOCKET, IPPROTO_TCP = socket.SOL_SOCKET, socket.IPPROTO_TCP
 TCP_USER_TIMEOUT = getattr(socket, 'TCP_USER_TIMEOUT', 18)
 PROC_SYS = '/proc/sys'
 
-Setting = collections.namedtuple('Setting', 'name sysctl_option sysctl_key level option low high default unit shim_key '
-                                             'ours meaning')
+_FIELDS = 'name sysctl_option sysctl_key level option low high default unit shim_key ours meaning'
+Setting = collections.namedtuple('Setting', _FIELDS)
 
 # default: the kernel's (a new socket's, or the sysctl's); ours: what the collection sets on sockets by default
 # (the shim, the cgroup program), to probe before the shortest common middlebox idle timeout (240 s).
@@ -106,7 +108,8 @@ def socket_value_docs(ours=True):
             text += '. Unset keeps the socket\'s value'
         elif setting.ours is None:
             text += '. Unset, it is left alone'
-        lines += ['  %s:' % setting.name, '    description:', '      - %s' % json.dumps(text + '.'), '    type: int']
+        quoted = textwrap.wrap(json.dumps(text + '.'), 100, break_long_words=False, break_on_hyphens=False)
+        lines += ['  %s:' % setting.name, '    description:', '      - ' + '\n        '.join(quoted), '    type: int']
         if ours and setting.ours is not None:
             lines.append('    default: %d' % setting.ours)
     return '\n'.join(lines) + '\n'

@@ -97,7 +97,6 @@ notes:
 seealso:
   - module: linuxnet.keepalive.keepalive_cgroup
   - module: linuxnet.keepalive.keepalive_sockets
-  - role: linuxnet.keepalive.keepalive
 '''
 
 EXAMPLES = r'''

@@ -101,8 +101,8 @@ class SysctlPlan(object):
 
     def summary(self, check_mode):
         """What was done, or would be, in one line."""
-        values = ', '.join('%s %d' % (k.rsplit('_', 1)[1], v) for k, v in sorted(self.target.items(),
-                                                                                   key=lambda i: SYSCTL_KEYS.index(i[0])))
+        ordered = sorted(self.target.items(), key=lambda item: SYSCTL_KEYS.index(item[0]))
+        values = ', '.join('%s %d' % (key.rsplit('_', 1)[1], value) for key, value in ordered)
         would = 'would be ' if check_mode else ''
         if self.state == 'absent':
             text = ('%s %sremoved; ' % (self.path, would) if self.file_change else '%s is not there; ' % self.path)

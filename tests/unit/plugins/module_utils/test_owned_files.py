@@ -37,11 +37,14 @@ def test_read_text_shows_bytes_that_are_not_utf8_and_none_for_no_file(tmp_path):
 
 
 class Mover:
-    """The module's atomic_move, as a rename."""
+    """The module's atomic_move: a rename that gives a new file the default mode (0644 under umask 022)."""
 
     @staticmethod
     def atomic_move(src, dest):
+        new = not os.path.exists(dest)
         os.rename(src, dest)
+        if new:
+            os.chmod(dest, 0o644)
 
 
 def test_text_and_bytes_are_written_whole_through_one_rename(tmp_path):

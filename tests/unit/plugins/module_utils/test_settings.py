@@ -11,8 +11,8 @@ import re
 import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
-    BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, validate_socket_values,
-    values_text, write_running,
+    BY_NAME, KERNEL_DEFAULTS, NAMES, SYSCTL_KEYS, describe_range, proc_path, read_running, socket_value_docs,
+    socket_value_options, validate_socket_values, values_text, write_running,
 )
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..', '..'))
@@ -82,3 +82,19 @@ def test_values_text_lists_the_names_in_order_and_leaves_out_values_not_given():
     assert values_text({'idle': 60, 'keepalive': 1, 'user_timeout': None, 'count': 0}) == 'keepalive = 1\nidle = 60\ncount = 0\n'
     assert values_text({'net.ipv4.tcp_keepalive_time': 120}, SYSCTL_KEYS) == 'net.ipv4.tcp_keepalive_time = 120\n'
     assert values_text(None) == ''
+
+
+def test_the_per_socket_options_and_their_documentation_are_written_from_the_table():
+    from ansible_collections.linuxnet.keepalive.plugins.doc_fragments.socket_values import ModuleDocFragment
+
+    # ansible-test reads doc fragments as text: tests/rig/generate.py writes this one from the table
+    assert ModuleDocFragment.DOCUMENTATION.strip() == socket_value_docs(ours=True).strip(), \
+        'the doc fragment differs from the table: run python tests/rig/generate.py'
+    assert ModuleDocFragment.CHANGES.strip() == socket_value_docs(ours=False).strip()
+    assert socket_value_options() == {'idle': {'type': 'int', 'default': 120}, 'interval': {'type': 'int', 'default': 30},
+                                      'count': {'type': 'int', 'default': 4}, 'user_timeout': {'type': 'int'}}
+    assert all('default' not in spec for spec in socket_value_options(ours=False).values())
+    assert [line for line in socket_value_docs().splitlines() if '32767' in line or '127' in line] == [
+        '      - "C(TCP_KEEPIDLE), seconds idle before the first probe (1 to 32767)."',
+        '      - "C(TCP_KEEPINTVL), seconds between probes (1 to 32767)."',
+        '      - "C(TCP_KEEPCNT), unanswered probes before the connection is dropped (1 to 127)."']

@@ -131,8 +131,8 @@ def test_a_unit_no_longer_given_loses_its_drop_in_and_global_off_removes_only_ou
     preload.write_text('/opt/apm/libapm.so\n' + preload.read_text())
     host.calls = []
     found = plan(tmp_path, host, units=['jemalloc'])
-    assert [(d['unit'], d['action']) for d in found.dropins] == [('jemalloc.service', 'unchanged'),
-                                                                ('legacy.service', 'removed')]
+    assert [(d['unit'], d['action']) for d in found.dropins] == [
+        ('jemalloc.service', 'unchanged'), ('legacy.service', 'removed')]
     found.apply()
     assert not dropin(tmp_path, 'legacy.service').exists() and not (tmp_path / 'units' / 'legacy.service.d').exists()
     assert preload.read_text() == '/opt/apm/libapm.so\n'
