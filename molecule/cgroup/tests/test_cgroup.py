@@ -1,7 +1,8 @@
 """The cgroup program through the role: units, restarts, global mode, a container restart, removal.
 
-Tests run in file order, each on every instance; the last one removes the role. What is attached where
-is read with bpftool (Debian's), connections with `ss -o` and from their live sockets.
+Each situation is made once, on every instance at once (converges run against all instances in parallel),
+and asserted on each. Tests run in file order; the last one removes the role. What is attached where is read
+with bpftool (Debian's), connections with `ss -o` and from their live sockets.
 """
 
 import hashlib
@@ -96,10 +97,15 @@ def test_each_units_group_has_exactly_one_of_ours_and_other_groups_none(host):
     assert sorted(host.file(PIN_DIR).listdir()) == pins
 
 
-def test_the_report_names_the_connections_opened_before_the_program_was_attached(host):
-    assert rig.live_settings(host, 'legacy-client.service')['settings'] == NONE  # opened in prepare, before it
-    status, output = rig.run_converge(host.backend.name)
-    assert status == 0 and 'changed=0' in output, output[-3000:]
+def hosts():
+    return [rig.testinfra_host(name) for name in rig.instances()]
+
+
+def test_the_report_names_the_connections_opened_before_the_program_was_attached():
+    for host in hosts():
+        assert rig.live_settings(host, 'legacy-client.service')['settings'] == NONE  # opened in prepare, before it
+    status, output, recaps = rig.converge_all()
+    assert status == 0 and all(recap['changed'] == 0 for recap in recaps.values()), output[-3000:]
     assert 'cgroup program: in its groups, but opened before it was attached' in output
     assert 'cgroup program: out of its reach (not in keepalive_cgroup_units): python3 (bystander.service) 1' in output
 
@@ -141,62 +147,69 @@ def test_a_unit_that_was_not_selected_gets_nothing(host):
     assert ad_hoc(host) == NONE
 
 
-def test_check_mode_reports_new_values_and_changes_nothing(host):
-    before = [ours(host, '/system.slice/' + u) for u in UNITS], host.file(CONFIG).content_string
-    status, output = rig.run_converge(host.backend.name, {'keepalive_socket_idle': 50}, options=['--check', '--diff'])
+def test_check_mode_reports_new_values_and_changes_nothing():
+    before = dict((h.backend.name, ([ours(h, '/system.slice/' + u) for u in UNITS], h.file(CONFIG).content_string))
+                  for h in hosts())
+    status, output, _recaps = rig.converge_all({'keepalive_socket_idle': 50}, options=['--check', '--diff'])
     assert status == 0 and '-idle = 45' in output and '+idle = 50' in output, output[-3000:]
-    assert ([ours(host, '/system.slice/' + u) for u in UNITS], host.file(CONFIG).content_string) == before
+    for host in hosts():
+        assert ([ours(host, '/system.slice/' + u) for u in UNITS], host.file(CONFIG).content_string) == \
+            before[host.backend.name]
 
 
-def test_bad_values_fail_before_anything_changes(host):
-    before = host.file(CONFIG).content_string
-    status, output = rig.run_converge(host.backend.name, {'keepalive_socket_count': 500})
+def test_bad_values_fail_before_anything_changes():
+    before = dict((host.backend.name, host.file(CONFIG).content_string) for host in hosts())
+    status, output, _recaps = rig.converge_all({'keepalive_socket_count': 500})
     assert status != 0 and 'keepalive_socket_count=500 (1 to 127)' in output and 'Nothing was changed' in output
-    status, output = rig.run_converge(host.backend.name, {'keepalive_cgroup_units': ['no-such-unit']})
+    status, output, _recaps = rig.converge_all({'keepalive_cgroup_units': ['no-such-unit']})
     assert status != 0 and 'unit no-such-unit.service is not loaded' in output, output[-3000:]
-    assert host.file(CONFIG).content_string == before
+    for host in hosts():
+        assert host.file(CONFIG).content_string == before[host.backend.name]
 
 
-def test_global_mode_reaches_every_process_and_survives_a_container_restart(host):
-    status, output = rig.run_converge(host.backend.name, {'keepalive_cgroup_global': True})
+def test_global_mode_reaches_every_process_and_survives_a_container_restart():
+    status, output, _recaps = rig.converge_all({'keepalive_cgroup_global': True})
     assert status == 0, output[-3000:]
-    assert len(ours(host, '/')) == 1
-    assert ad_hoc(host) == SETTINGS  # a process in no unit
-    restart(host, 'bystander.service')
-    assert rig.live_settings(host, 'bystander.service')['settings'] == SETTINGS
+    for host in hosts():
+        assert len(ours(host, '/')) == 1
+        assert ad_hoc(host) == SETTINGS  # a process in no unit
+        restart(host, 'bystander.service')
+        assert rig.live_settings(host, 'bystander.service')['settings'] == SETTINGS
 
-    subprocess.run(['podman', 'restart', host.backend.name], check=True, capture_output=True, timeout=120)
-    wait_running(host)
-    assert host.run('systemctl is-active keepalive-cgroup.service').stdout.strip() == 'active'
-    journal = host.run('journalctl -b -u keepalive-cgroup.service --no-pager').stdout
-    assert journal.count('added') >= 1 and 'SO_KEEPALIVE=1 (self-test)' in journal, journal
-    assert len(ours(host, '/')) == 1
-    # the slice was made at boot after the boot unit pinned its program, and got it from BPFProgram=
-    assert len(ours(host, '/' + SLICE)) == 1
-    assert host.run('systemctl is-system-running').stdout.strip() == 'running'  # no cycle, no failed unit
-    assert ad_hoc(host) == SETTINGS
-    for unit in UNITS + ('bystander.service',):  # started at boot, after the boot unit pinned the programs
-        assert rig.live_settings(host, unit)['settings'] == SETTINGS, unit
-    seen = rig.timers(host, 'static-client.service')
-    assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
-    status, output = rig.run_converge(host.backend.name, {'keepalive_cgroup_global': True})
-    assert status == 0 and 'changed=0' in output, output[-3000:]
+    subprocess.run(['podman', 'restart'] + rig.instances(), check=True, capture_output=True, timeout=180)
+    for host in hosts():
+        wait_running(host)
+        assert host.run('systemctl is-active keepalive-cgroup.service').stdout.strip() == 'active'
+        journal = host.run('journalctl -b -u keepalive-cgroup.service --no-pager').stdout
+        assert journal.count('added') >= 1 and 'SO_KEEPALIVE=1 (self-test)' in journal, journal
+        assert len(ours(host, '/')) == 1
+        # the slice was made at boot after the boot unit pinned its program, and got it from BPFProgram=
+        assert len(ours(host, '/' + SLICE)) == 1
+        assert host.run('systemctl is-system-running').stdout.strip() == 'running'  # no cycle, no failed unit
+        assert ad_hoc(host) == SETTINGS
+        for unit in UNITS + ('bystander.service',):  # started at boot, after the boot unit pinned the programs
+            assert rig.live_settings(host, unit)['settings'] == SETTINGS, unit
+        seen = rig.timers(host, 'static-client.service')
+        assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
+    status, output, recaps = rig.converge_all({'keepalive_cgroup_global': True})
+    assert status == 0 and all(recap['changed'] == 0 for recap in recaps.values()), output[-3000:]
 
 
-def test_absent_leaves_nothing_pinned_attached_or_installed(host):
-    status, output = rig.run_converge(host.backend.name, {'keepalive_state': 'absent'})
+def test_absent_leaves_nothing_pinned_attached_or_installed():
+    status, output, _recaps = rig.converge_all({'keepalive_state': 'absent'})
     assert status == 0, output[-3000:]
-    assert not host.file(PIN_DIR).exists
-    for group in ('/', '/' + SLICE) + tuple('/system.slice/' + u for u in UNITS):
-        assert ours(host, group) == [], group
-    for path in (CODE, CONFIG, BOOT_UNIT, '/usr/local/lib/keepalive') + tuple(
-            '/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % u for u in UNITS):
-        assert not host.file(path).exists, path
-    assert host.run('find /etc/systemd/system -name "keepalive-cgroup*"').stdout == ''
-    assert host.run('systemctl is-enabled keepalive-cgroup.service').stdout.strip() in ('not-found', '')
     kernel = {'keepalive': 0, 'idle': 7200, 'interval': 75, 'count': 9, 'user_timeout': 0}  # the role's sysctls are gone too
-    assert ad_hoc(host) == kernel
-    restart(host, 'legacy-client.service')
-    assert rig.live_settings(host, 'legacy-client.service')['settings'] == kernel
-    status, output = rig.run_converge(host.backend.name, {'keepalive_state': 'absent'})
-    assert status == 0 and 'changed=0' in output, output[-3000:]
+    for host in hosts():
+        assert not host.file(PIN_DIR).exists
+        for group in ('/', '/' + SLICE) + tuple('/system.slice/' + u for u in UNITS):
+            assert ours(host, group) == [], group
+        for path in (CODE, CONFIG, BOOT_UNIT, '/usr/local/lib/keepalive') + tuple(
+                '/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % u for u in UNITS):
+            assert not host.file(path).exists, path
+        assert host.run('find /etc/systemd/system -name "keepalive-cgroup*"').stdout == ''
+        assert host.run('systemctl is-enabled keepalive-cgroup.service').stdout.strip() in ('not-found', '')
+        assert ad_hoc(host) == kernel
+        restart(host, 'legacy-client.service')
+        assert rig.live_settings(host, 'legacy-client.service')['settings'] == kernel
+    status, output, recaps = rig.converge_all({'keepalive_state': 'absent'})
+    assert status == 0 and all(recap['changed'] == 0 for recap in recaps.values()), output[-3000:]
