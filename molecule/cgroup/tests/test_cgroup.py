@@ -15,7 +15,6 @@ import pytest
 
 from conftest import rig
 
-testinfra_hosts = rig.podman_hosts()
 SETTINGS = {'keepalive': 1, 'idle': 45, 'interval': 10, 'count': 3, 'user_timeout': 75000}
 # A socket without keep-alive reads the container's kernel defaults, which the role set to 120, 30 and 4.
 NONE = {'keepalive': 0, 'idle': 120, 'interval': 30, 'count': 4, 'user_timeout': 0}
@@ -66,35 +65,37 @@ def wait_running(host):
     raise AssertionError('systemd did not finish booting: %s' % state)
 
 
-def test_the_boot_unit_runs_the_collections_own_code_from_root_owned_files(host):
-    with open(os.path.join(rig.ROOT, 'plugins', 'module_utils', 'cgroup', '_sock_ops.py'), 'rb') as handle:
-        assert host.file(CODE).sha256sum == hashlib.sha256(handle.read()).hexdigest()
-    for path in (CODE, CONFIG, BOOT_UNIT) + tuple('/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % u for u in UNITS):
-        found = host.file(path)
-        assert found.user == 'root' and found.group == 'root' and found.mode == 0o644, path
-    assert host.file('/usr/local/lib/keepalive').mode == 0o755
-    assert host.run('systemctl is-enabled keepalive-cgroup.service').stdout.strip() == 'enabled'
-    assert host.run('systemctl is-active keepalive-cgroup.service').stdout.strip() == 'active'
-    targets = json.loads(host.file(CONFIG).content_string)['targets']
-    assert [(t['cgroup'], t['unit'], t['idle'], t['user_timeout']) for t in targets] == [('/%s' % SLICE, SLICE, 45, 75000)] + [
-        ('/system.slice/%s' % u, u, 45, 75000) for u in UNITS]
-    dropin = host.file('/etc/systemd/system/legacy-client.service.d/50-keepalive-cgroup.conf').content_string
-    assert 'BPFProgram=sock_ops:%s/cg-system_dslice-legacy_mclient_dservice' % PIN_DIR in dropin
-    assert "ExecStartPre=-+/usr/bin/python3 -I -B -S -c \"import sys; sys.path[:0] = ['/usr/local/lib/keepalive']" in dropin
-    assert 'After=' not in dropin  # nothing is ordered after the boot unit: no cycle for any kind of unit
-    assert host.file('/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % SLICE).content_string.endswith(
-        '[Slice]\nBPFProgram=sock_ops:%s/cg-apps_dslice\n' % PIN_DIR)
-    assert '" --unit %%n %s' % CONFIG in dropin
-    assert host.file('/usr/local/lib/keepalive').listdir() == ['keepalive_sock_ops.py']  # no bytecode written
+def test_the_boot_unit_runs_the_collections_own_code_from_root_owned_files():
+    for host in hosts():
+        with open(os.path.join(rig.ROOT, 'plugins', 'module_utils', 'cgroup', '_sock_ops.py'), 'rb') as handle:
+            assert host.file(CODE).sha256sum == hashlib.sha256(handle.read()).hexdigest()
+        for path in (CODE, CONFIG, BOOT_UNIT) + tuple('/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % u for u in UNITS):
+            found = host.file(path)
+            assert found.user == 'root' and found.group == 'root' and found.mode == 0o644, path
+        assert host.file('/usr/local/lib/keepalive').mode == 0o755
+        assert host.run('systemctl is-enabled keepalive-cgroup.service').stdout.strip() == 'enabled'
+        assert host.run('systemctl is-active keepalive-cgroup.service').stdout.strip() == 'active'
+        targets = json.loads(host.file(CONFIG).content_string)['targets']
+        assert [(t['cgroup'], t['unit'], t['idle'], t['user_timeout']) for t in targets] == [('/%s' % SLICE, SLICE, 45, 75000)] + [
+            ('/system.slice/%s' % u, u, 45, 75000) for u in UNITS]
+        dropin = host.file('/etc/systemd/system/legacy-client.service.d/50-keepalive-cgroup.conf').content_string
+        assert 'BPFProgram=sock_ops:%s/cg-system_dslice-legacy_mclient_dservice' % PIN_DIR in dropin
+        assert "ExecStartPre=-+/usr/bin/python3 -I -B -S -c \"import sys; sys.path[:0] = ['/usr/local/lib/keepalive']" in dropin
+        assert 'After=' not in dropin  # nothing is ordered after the boot unit: no cycle for any kind of unit
+        assert host.file('/etc/systemd/system/%s.d/50-keepalive-cgroup.conf' % SLICE).content_string.endswith(
+            '[Slice]\nBPFProgram=sock_ops:%s/cg-apps_dslice\n' % PIN_DIR)
+        assert '" --unit %%n %s' % CONFIG in dropin
+        assert host.file('/usr/local/lib/keepalive').listdir() == ['keepalive_sock_ops.py']  # no bytecode written
 
 
-def test_each_units_group_has_exactly_one_of_ours_and_other_groups_none(host):
-    for unit in UNITS:
-        assert len(ours(host, '/system.slice/' + unit)) == 1, unit
-    assert ours(host, '/system.slice/bystander.service') == [] and ours(host, '/') == []
-    assert len(ours(host, '/' + SLICE)) == 1 and ours(host, '/%s/sliced-client.service' % SLICE) == []
-    pins = ['cg-apps_dslice', 'cg-system_dslice-legacy_mclient_dservice', 'cg-system_dslice-static_mclient_dservice']
-    assert sorted(host.file(PIN_DIR).listdir()) == pins
+def test_each_units_group_has_exactly_one_of_ours_and_other_groups_none():
+    for host in hosts():
+        for unit in UNITS:
+            assert len(ours(host, '/system.slice/' + unit)) == 1, unit
+        assert ours(host, '/system.slice/bystander.service') == [] and ours(host, '/') == []
+        assert len(ours(host, '/' + SLICE)) == 1 and ours(host, '/%s/sliced-client.service' % SLICE) == []
+        pins = ['cg-apps_dslice', 'cg-system_dslice-legacy_mclient_dservice', 'cg-system_dslice-static_mclient_dservice']
+        assert sorted(host.file(PIN_DIR).listdir()) == pins
 
 
 def hosts():
@@ -111,40 +112,44 @@ def test_the_report_names_the_connections_opened_before_the_program_was_attached
 
 
 @pytest.mark.parametrize('unit', UNITS)
-def test_a_restarted_unit_gets_the_program_from_systemd_on_its_new_group(host, unit):
-    before = ours(host, '/system.slice/' + unit)
-    restart(host, unit)
-    after = ours(host, '/system.slice/' + unit)
-    assert after == before  # the same pinned program, attached to the new group by BPFProgram=
-    assert rig.live_settings(host, unit)['settings'] == SETTINGS
-    seen = rig.timers(host, unit)
-    assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
-    assert seen['server'] is None  # the server is in no selected group
+def test_a_restarted_unit_gets_the_program_from_systemd_on_its_new_group(unit):
+    for host in hosts():
+        before = ours(host, '/system.slice/' + unit)
+        restart(host, unit)
+        after = ours(host, '/system.slice/' + unit)
+        assert after == before  # the same pinned program, attached to the new group by BPFProgram=
+        assert rig.live_settings(host, unit)['settings'] == SETTINGS
+        seen = rig.timers(host, unit)
+        assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
+        assert seen['server'] is None  # the server is in no selected group
 
 
-def test_a_service_in_a_selected_slice_gets_the_slices_program(host):
-    restart(host, 'sliced-client.service')
-    assert ours(host, '/%s/sliced-client.service' % SLICE) == []  # the slice's own program reaches it
-    assert rig.live_settings(host, 'sliced-client.service')['settings'] == SETTINGS
+def test_a_service_in_a_selected_slice_gets_the_slices_program():
+    for host in hosts():
+        restart(host, 'sliced-client.service')
+        assert ours(host, '/%s/sliced-client.service' % SLICE) == []  # the slice's own program reaches it
+        assert rig.live_settings(host, 'sliced-client.service')['settings'] == SETTINGS
 
 
-def test_a_unit_that_crashes_gets_it_again_when_systemd_restarts_it(host):
-    pid = host.check_output('systemctl show -p MainPID --value static-client.service')
-    host.run('kill -KILL %s' % pid)
-    for _attempt in range(50):
-        now = host.check_output('systemctl show -p MainPID --value static-client.service')
-        if now not in (pid, '0') and host.run('systemctl is-active static-client.service').stdout.strip() == 'active':
-            break
-        time.sleep(0.2)
-    assert int(host.check_output('systemctl show -p NRestarts --value static-client.service')) >= 1
-    assert len(ours(host, '/system.slice/static-client.service')) == 1
-    assert rig.live_settings(host, 'static-client.service')['settings'] == SETTINGS
+def test_a_unit_that_crashes_gets_it_again_when_systemd_restarts_it():
+    for host in hosts():
+        pid = host.check_output('systemctl show -p MainPID --value static-client.service')
+        host.run('kill -KILL %s' % pid)
+        for _attempt in range(50):
+            now = host.check_output('systemctl show -p MainPID --value static-client.service')
+            if now not in (pid, '0') and host.run('systemctl is-active static-client.service').stdout.strip() == 'active':
+                break
+            time.sleep(0.2)
+        assert int(host.check_output('systemctl show -p NRestarts --value static-client.service')) >= 1
+        assert len(ours(host, '/system.slice/static-client.service')) == 1
+        assert rig.live_settings(host, 'static-client.service')['settings'] == SETTINGS
 
 
-def test_a_unit_that_was_not_selected_gets_nothing(host):
-    restart(host, 'bystander.service')
-    assert rig.live_settings(host, 'bystander.service')['settings'] == NONE
-    assert ad_hoc(host) == NONE
+def test_a_unit_that_was_not_selected_gets_nothing():
+    for host in hosts():
+        restart(host, 'bystander.service')
+        assert rig.live_settings(host, 'bystander.service')['settings'] == NONE
+        assert ad_hoc(host) == NONE
 
 
 def test_check_mode_reports_new_values_and_changes_nothing():

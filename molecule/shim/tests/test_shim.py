@@ -9,7 +9,6 @@ import pytest
 
 from conftest import rig
 
-testinfra_hosts = rig.podman_hosts()
 LIBRARY = '/usr/local/lib/keepalive/libkeepalive_shim.so'
 DROPIN = '/etc/systemd/system/legacy-client.service.d/50-keepalive-shim.conf'
 UNIT_PRELOAD = '/usr/lib/x86_64-linux-gnu/libz.so.1'
@@ -38,43 +37,48 @@ def converged():
     return found
 
 
-def test_library_is_installed_root_owned_from_the_collections_source(host):
-    library = host.file(LIBRARY)
-    assert library.exists and library.user == 'root' and library.group == 'root' and library.mode == 0o755
-    with open(rig.ROOT + '/roles/keepalive/files/keepalive_shim.c') as handle:
-        assert host.file('/usr/local/src/keepalive-shim/keepalive_shim.c').content_string == handle.read()
+def test_library_is_installed_root_owned_from_the_collections_source():
+    for host in hosts():
+        library = host.file(LIBRARY)
+        assert library.exists and library.user == 'root' and library.group == 'root' and library.mode == 0o755
+        with open(rig.ROOT + '/roles/keepalive/files/keepalive_shim.c') as handle:
+            assert host.file('/usr/local/src/keepalive-shim/keepalive_shim.c').content_string == handle.read()
 
 
-def test_settings_file(host):
-    conf = host.file('/etc/keepalive-shim.conf')
-    assert conf.mode == 0o644 and conf.user == 'root'
-    lines = [line for line in conf.content_string.splitlines() if line and not line.startswith('#')]
-    assert lines == ['KEEPIDLE=45', 'KEEPINTVL=10', 'KEEPCNT=3', 'KEEPALIVE_USER_TIMEOUT=75000']
+def test_settings_file():
+    for host in hosts():
+        conf = host.file('/etc/keepalive-shim.conf')
+        assert conf.mode == 0o644 and conf.user == 'root'
+        lines = [line for line in conf.content_string.splitlines() if line and not line.startswith('#')]
+        assert lines == ['KEEPIDLE=45', 'KEEPINTVL=10', 'KEEPCNT=3', 'KEEPALIVE_USER_TIMEOUT=75000']
 
 
-def test_the_drop_in_preloads_the_shim_into_the_service(host):
-    assert host.file(DROPIN).exists
-    environment = host.run('systemctl show -p Environment legacy-client.service').stdout
-    assert 'LD_PRELOAD=' + LIBRARY in environment
-    pid = host.run('systemctl show -p MainPID --value legacy-client.service').stdout.strip()
-    assert LIBRARY in host.file('/proc/%s/maps' % pid).content_string
+def test_the_drop_in_preloads_the_shim_into_the_service():
+    for host in hosts():
+        assert host.file(DROPIN).exists
+        environment = host.run('systemctl show -p Environment legacy-client.service').stdout
+        assert 'LD_PRELOAD=' + LIBRARY in environment
+        pid = host.run('systemctl show -p MainPID --value legacy-client.service').stdout.strip()
+        assert LIBRARY in host.file('/proc/%s/maps' % pid).content_string
 
 
-def test_the_unmodified_client_now_has_keepalive(host, converged):
-    assert converged[host.backend.name]['legacy-client.service']['settings'] == SETTINGS
-    seen = rig.timers(host, 'legacy-client.service')
-    assert seen['client'] is not None and seen['client'] <= 45, seen
-    assert seen['server'] is None  # the server was not given the shim
+def test_the_unmodified_client_now_has_keepalive(converged):
+    for host in hosts():
+        assert converged[host.backend.name]['legacy-client.service']['settings'] == SETTINGS
+        seen = rig.timers(host, 'legacy-client.service')
+        assert seen['client'] is not None and seen['client'] <= 45, seen
+        assert seen['server'] is None  # the server was not given the shim
 
 
-def test_the_units_own_preload_is_kept_before_the_shim(host, converged):
-    # its unit file has a comment that looks like a file header before its own Environment= line
-    environment = host.run('systemctl show -p Environment preloading-client.service').stdout
-    assert 'LD_PRELOAD=%s %s' % (UNIT_PRELOAD, LIBRARY) in environment, environment
-    pid = host.run('systemctl show -p MainPID --value preloading-client.service').stdout.strip()
-    maps = host.file('/proc/%s/maps' % pid).content_string
-    assert UNIT_PRELOAD in maps and LIBRARY in maps
-    assert converged[host.backend.name]['preloading-client.service']['settings'] == SETTINGS
+def test_the_units_own_preload_is_kept_before_the_shim(converged):
+    for host in hosts():
+        # its unit file has a comment that looks like a file header before its own Environment= line
+        environment = host.run('systemctl show -p Environment preloading-client.service').stdout
+        assert 'LD_PRELOAD=%s %s' % (UNIT_PRELOAD, LIBRARY) in environment, environment
+        pid = host.run('systemctl show -p MainPID --value preloading-client.service').stdout.strip()
+        maps = host.file('/proc/%s/maps' % pid).content_string
+        assert UNIT_PRELOAD in maps and LIBRARY in maps
+        assert converged[host.backend.name]['preloading-client.service']['settings'] == SETTINGS
 
 
 @pytest.mark.parametrize('library,problem', [
