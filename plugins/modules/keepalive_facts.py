@@ -50,7 +50,7 @@ options:
       - At most this many connections are returned. The summary still counts every socket, and
         C(summary.left_out) says how many matching connections were not returned; a warning says so
         too, with how to see them.
-      - V(0) returns the summary only. The default keeps the output of an ad hoc run readable on a busy host;
+      - V(0) returns the summary only, without the warning. The default keeps the output of an ad hoc run readable on a busy host;
         raise it, or narrow the selection with the filters above, to list more.
     type: int
     default: 100
@@ -526,7 +526,7 @@ def main():
         module.warn('could not read the open files of %d process(es) (root is needed for other users\' '
                     'processes): their sockets show no owner' % owners.unreadable)
 
-    if found.summary['left_out']:
+    if found.summary['left_out'] and params['limit'] > 0:  # limit=0 asks for the summary alone
         module.warn('%d matching connections were left out of the list by limit=%d (%d listed; the summary counts them '
                     'all): raise limit, or narrow the selection with only_missing, states, directions, ports, processes or units'
                     % (found.summary['left_out'], params['limit'], found.summary['returned']))

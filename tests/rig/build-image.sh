@@ -1,20 +1,30 @@
 #!/usr/bin/env bash
 # Build a systemd-booting Debian image for the Molecule scenarios, from Debian's own packages.
-# Usage: build-image.sh SUITE   (bookworm or trixie)
+# Usage: build-image.sh SUITE [minimal]   (bookworm or trixie)
+# The test image carries what the scenarios use (python3-apt, a compiler, bpftool); the minimal one
+# only what a host as it comes has (systemd, Python, iproute2, procps), for the compatibility stage.
 # The image is rebuilt only when its recipe (this script and the package list) changes: the
 # recipe's hash is stored as a label on the image and compared on every run.
 set -euo pipefail
 
-suite=${1:?usage: build-image.sh SUITE}
+suite=${1:?usage: build-image.sh SUITE [minimal]}
+flavour=${2:-}
 case "$suite" in
   bookworm | trixie) ;;
   *) echo "build-image.sh: unknown suite '$suite' (allowed: bookworm, trixie)" >&2; exit 2 ;;
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
-image="localhost/linuxnet-keepalive-debian:$suite"
-packages=systemd,systemd-sysv,python3,python3-apt,iproute2,procps,gcc,libc6-dev,bpftool
-recipe=$( { cat "$0"; echo "$suite $packages"; } | sha256sum | cut -c1-16)
+case "$flavour" in
+  '')
+    image="localhost/linuxnet-keepalive-debian:$suite"
+    packages=systemd,systemd-sysv,python3,python3-apt,iproute2,procps,gcc,libc6-dev,bpftool ;;
+  minimal)
+    image="localhost/linuxnet-keepalive-debian:$suite-minimal"
+    packages=systemd,systemd-sysv,python3,iproute2,procps ;;
+  *) echo "build-image.sh: unknown flavour '$flavour' (allowed: minimal)" >&2; exit 2 ;;
+esac
+recipe=$( { cat "$0"; echo "$suite $flavour $packages"; } | sha256sum | cut -c1-16)
 
 current=$(podman image inspect --format '{{ index .Labels "linuxnet.recipe" }}' "$image" 2>/dev/null || true)
 if [ "$current" = "$recipe" ]; then
