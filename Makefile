@@ -36,7 +36,7 @@ PYTEST_MARKERS :=
 SCENARIOS := $(sort $(notdir $(wildcard molecule/*)))
 
 .PHONY: help deps venv collections images setup lint sanity units integration molecule build \
-        perf perf-smoke demo check test static clean $(addprefix molecule-,$(SCENARIOS))
+        perf perf-smoke demo check test static clean compat $(addprefix molecule-,$(SCENARIOS))
 
 help:
 	@echo "Entry points (each installs what it needs):"
@@ -52,10 +52,11 @@ help:
 	@echo "  make molecule      every Molecule scenario, side by side ($(SCENARIOS))"
 	@echo "  make molecule-NAME one scenario: $(addprefix molecule-,$(SCENARIOS))"
 	@echo "  make perf-smoke    every benchmark at a small size (proves they run; not figures to quote)"
+	@echo "  make compat        every claimed ansible-core minor and target Python: docs, the role, the modules, sanity"
 	@echo "Other targets:"
 	@echo "  make perf          the benchmarks at full size (tests/perf), with their figures and ratios"
 	@echo "  make setup         Debian packages, the virtual environment and the collections"
-	@echo "  make images        the Debian images of the Molecule scenarios, built side by side"
+	@echo "  make images        the Debian images of the Molecule scenarios and the compatibility stage, side by side"
 	@echo "  make clean         remove the virtual environment, caches and test containers"
 
 # --- set-up ---------------------------------------------------------------------------------------
@@ -97,6 +98,7 @@ $(COLLECTIONS)/.installed: Makefile | venv
 
 images: | deps
 	@pids=""; for suite in $(PLATFORMS); do tests/rig/build-image.sh $$suite & pids="$$pids $$!"; done; \
+	tests/rig/build-image.sh bookworm minimal & pids="$$pids $$!"; \
 	status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
 setup: deps venv collections
@@ -121,7 +123,7 @@ lint: setup
 	ansible-lint --offline
 	antsibull-changelog lint
 	cd $(COLLECTIONS)/ansible_collections/linuxnet/keepalive && antsibull-docs lint-collection-docs --plugin-docs .
-	@test ! -s tests/sanity/ignore-2.19.txt || { echo "tests/sanity/ignore-2.19.txt must stay empty"; exit 1; }
+	@for f in tests/sanity/ignore-*.txt; do test ! -s $$f || { echo "$$f must stay empty"; exit 1; }; done
 
 sanity: setup
 	@$(atest_copy)
@@ -159,6 +161,10 @@ molecule: setup images
 
 $(addprefix molecule-,$(SCENARIOS)): molecule-%: setup images
 	molecule test -s $*
+
+# Every ansible-core minor the collection claims, and every target Python (tests/compat/compat.py).
+compat: setup images build
+	python tests/compat/compat.py --tarball $$(ls $(CACHE)/build/linuxnet-keepalive-*.tar.gz)
 
 perf: setup images
 	python tests/perf/bench_facts.py

@@ -25,11 +25,15 @@ def keepalive_coverage(facts, shim=None, cgroup=None):
     if not isinstance(facts, dict) or 'summary' not in facts:
         raise AnsibleFilterError('keepalive_coverage takes the facts of linuxnet.keepalive.keepalive_facts '
                                  '(ansible_facts.keepalive), not %r' % (type(facts).__name__,))
+    modes = {}
     for name, mode in (('shim', shim), ('cgroup', cgroup)):
-        if mode is not None and not isinstance(mode, dict):
+        if mode in (None, ''):  # off: null, or '' as ansible-core before 2.19 renders a null template
+            mode = None
+        elif not isinstance(mode, dict):
             raise AnsibleFilterError('keepalive_coverage: %s must be a dict with units and global, or null for a mode '
                                      'that is off, not %r' % (name, mode))
-    return coverage(facts['summary'], shim=shim, cgroup=cgroup)
+        modes[name] = mode
+    return coverage(facts['summary'], shim=modes['shim'], cgroup=modes['cgroup'])
 
 
 def keepalive_fleet(hostvars, hosts, variable='keepalive_compliance'):

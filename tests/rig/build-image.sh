@@ -68,4 +68,6 @@ tar -C "$rootfs" -c . | podman import \
   --change "LABEL linuxnet.recipe=$recipe" \
   --change 'STOPSIGNAL SIGRTMIN+3' \
   - "$image" >/dev/null
+# The image this replaced, now without a name, is removed.
+podman image prune -f --filter label=linuxnet.recipe >/dev/null 2>&1 || true
 echo "built $image"
