@@ -20,17 +20,20 @@ options:
   remote_ports:
     description:
       - Only connections whose remote port is one of these (1 to 65535).
+      - New in keepalive_facts in 0.2.0.
     type: list
     elements: int
   processes:
     description:
       - Only connections held by processes with these names (as in C(/proc/PID/comm)).
+      - The plural name is new in 0.2.0; C(process) still works.
     type: list
     elements: str
     aliases: [process]
   units:
     description:
       - Only connections held by processes of these systemd units (C(.service) is added to a name without a type).
+      - New in keepalive_facts in 0.2.0; in keepalive_sockets the plural name is new in 0.2.0, C(unit) still works.
     type: list
     elements: str
     aliases: [unit]

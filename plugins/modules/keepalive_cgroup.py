@@ -97,8 +97,8 @@ notes:
   - The program acts on connections established after it is attached. Connections that are open already keep
     what they have; M(linuxnet.keepalive.keepalive_sockets) changes those.
   - It sets its options when the connection is established, so it replaces what a program set before
-    C(connect()) or on its listening socket (its own C(SO_KEEPALIVE) off, or its own C(TCP_KEEPIDLE)); a program's
-    own C(setsockopt()) after that wins.
+    C(connect) or on its listening socket (its own C(SO_KEEPALIVE) off, or its own C(TCP_KEEPIDLE)); a program's
+    own C(setsockopt) after that wins.
   - Every option is validated, and every unit resolved, before anything changes; files are written atomically,
     root-owned, and never over a file the module did not write.
   - In a container that shares the host's cgroup namespace, C(/) is the host's root group; a container with its

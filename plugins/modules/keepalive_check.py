@@ -121,6 +121,7 @@ options:
         or while processes hold TCP connections in namespaces that were not read (counted in RV(not_examined)),
         since a connection nobody looked at cannot be called compliant. Without any namespace read, the module fails.
     type: str
+    version_added: 0.2.0
     choices: [self, all]
     default: self
   limit:

@@ -85,6 +85,7 @@ options:
         connection among them (a namespace no process is in, kept alive by a socket passed to another
         process) is counted in RV(not_read) and named in a warning.
     type: str
+    version_added: 0.2.0
     choices: [self, all]
     default: self
   source:
@@ -103,10 +104,11 @@ attributes:
     support: full
     description: Everything is returned under C(ansible_facts.keepalive).
   platform:
-    description: Linux only; reads the network namespace the module runs in.
+    description: Linux only; reads the network namespace the module runs in, or with O(namespaces=all) every one on the host.
 notes:
   - O(processes), O(units) and O(inspect) need O(owners=true).
-  - A container has its own network namespace; run the module inside it to see its connections.
+  - A container has its own network namespace. Run the module inside it, or on the host with O(namespaces=all), which
+    reads every container's connections from the host.
   - The kernel shows one pending timer per socket. An established socket with a retransmission
     or zero-window probe pending hides its keep-alive timer; such connections are C(unknown).
   - While a keep-alive timer's handler runs (once per probe interval on an idle connection, for

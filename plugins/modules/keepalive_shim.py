@@ -14,7 +14,7 @@ short_description: Keep-alive for programs that never ask for it - a preload shi
 version_added: 0.2.0
 description:
   - Builds the collection's preload shim on the target with the system C compiler, tries it in a program, and
-    installs it at O(library). Preloaded into a program, the shim wraps C(socket()) and turns C(SO_KEEPALIVE) on
+    installs it at O(library). Preloaded into a program, the shim wraps C(socket) and turns C(SO_KEEPALIVE) on
     for its TCP sockets, with C(TCP_KEEPIDLE), C(TCP_KEEPINTVL), C(TCP_KEEPCNT) and C(TCP_USER_TIMEOUT) from
     C(/etc/keepalive-shim.conf) (a program's own environment wins).
   - Each service of O(units) gets a drop-in C(50-keepalive-shim.conf) that sets C(LD_PRELOAD) to the libraries the
@@ -86,9 +86,9 @@ attributes:
     description: Linux with glibc, root; a C compiler and the C library headers (Debian's gcc and libc6-dev) to build.
       O(units) needs systemd.
 notes:
-  - The shim reaches dynamically linked programs that call the C library's C(socket()); static binaries, Go programs
+  - The shim reaches dynamically linked programs that call the C library's C(socket); static binaries, Go programs
     that make raw system calls and setuid programs under a unit drop-in are out of its reach
-    (M(linuxnet.keepalive.keepalive_cgroup) reaches them). A program's own C(setsockopt()) after C(socket()) wins.
+    (M(linuxnet.keepalive.keepalive_cgroup) reaches them). A program's own C(setsockopt) after C(socket) wins.
   - Connections open before a unit restarts keep what they have; M(linuxnet.keepalive.keepalive_sockets) changes
     those.
   - A unit's own C(LD_PRELOAD) is read from systemd; once the drop-in is in place, systemd shows the drop-in's list,

@@ -80,6 +80,7 @@ options:
         net.ipv4.tcp_keepalive_time=120), the same for Docker, or a Kubernetes pod's C(securityContext.sysctls),
         where C(net.ipv4.tcp_keepalive_*) are namespaced, safe sysctls.
     type: str
+    version_added: 0.2.0
   state:
     description:
       - V(present) sets the values. At least one of O(time), O(intvl), O(probes) is required.

@@ -223,22 +223,25 @@ def refused(proc, *texts):
 
 def bootstrap_pip(version):
     """ansible-test bootstraps pip in its virtual environments with a script it downloads from a host this
-    machine cannot reach: put the stand-in, and the pip wheel that version pins, in its cache."""
+    machine cannot reach: put the stand-in, and the pip wheels that version pins (one per range of Pythons),
+    in its cache."""
     found = glob.glob(os.path.join(version.venv, 'lib', 'python*', 'site-packages', 'ansible_test', '_internal',
                                    'python_requirements.py'))
-    pip = re.search(r"pip='([0-9.]+)'", open(found[0]).read()).group(1)
+    pins = sorted(set(re.findall(r"pip='([0-9.]+)'", open(found[0]).read())))
     cache = os.path.join(version.dir, 'home', '.ansible', 'test', 'cache')
     wheels = os.path.join(cache, 'wheels')
     os.makedirs(wheels, exist_ok=True)
-    shutil.copy(os.path.join(ROOT, 'tests', 'rig', 'get_pip_standin.py'),
-                os.path.join(cache, 'get_pip_%s.py' % pip.replace('.', '_')))
-    if not glob.glob(os.path.join(wheels, 'pip-%s-*.whl' % pip)):
-        run([os.path.join(version.bin, 'pip'), 'download', '-q', '--no-deps', '-d', wheels, 'pip==%s' % pip],
-            env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK='1'))
+    for pip in pins:
+        shutil.copy(os.path.join(ROOT, 'tests', 'rig', 'get_pip_standin.py'),
+                    os.path.join(cache, 'get_pip_%s.py' % pip.replace('.', '_')))
+        if not glob.glob(os.path.join(wheels, 'pip-%s-*.whl' % pip)):
+            run([os.path.join(version.bin, 'pip'), 'download', '-q', '--no-deps', '-d', wheels, 'pip==%s' % pip],
+                env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK='1'))
 
 
-def sanity(version, tarball):
-    """ansible-test sanity's version-dependent tests, with that version's ansible-test, on the built collection."""
+def sanity(version, tarball, tests, pythons):
+    """ansible-test sanity's ``tests`` on each of ``pythons``, with that version's ansible-test, on the built
+    collection (its own ignore file for that version, empty)."""
     bootstrap_pip(version)
     work = tempfile.mkdtemp(prefix='sanity-', dir=version.dir)
     try:
@@ -248,16 +251,22 @@ def sanity(version, tarball):
         shutil.copytree(os.path.join(ROOT, 'tests', 'sanity'), os.path.join(tree, 'tests', 'sanity'))
         run(['git', 'init', '-q'], cwd=tree)
         run(['git', 'add', '-A'], cwd=tree)
-        proc = run([os.path.join(version.bin, 'ansible-test'), 'sanity', '--color', 'no', '--python',
-                    CONTROLLER[version.minor], '--test', 'validate-modules', '--test', 'compile', '--test', 'import',
-                    '--test', 'ignores'], env=dict(version.env(), PATH='%s:%s:%s' % (
-                        version.bin, os.path.dirname(python(CONTROLLER[version.minor])), os.environ['PATH'])),
-                   cwd=tree, check=False, timeout=900)
-        if proc.returncode != 0:
-            raise SystemExit('ansible-test sanity with ansible-core %s:\n%s\n%s' % (version.version, proc.stdout[-4000:],
-                                                                                   proc.stderr[-4000:]))
+        path = [version.bin] + [os.path.dirname(python(p)) for p in pythons] + [os.environ['PATH']]
+        for interpreter in pythons:
+            argv = [os.path.join(version.bin, 'ansible-test'), 'sanity', '--color', 'no', '--python', interpreter]
+            proc = run(argv + ['--test=%s' % t for t in tests], env=dict(version.env(), PATH=':'.join(path)), cwd=tree,
+                       check=False, timeout=900)
+            if proc.returncode != 0 or 'Running sanity test' not in proc.stdout:
+                raise SystemExit('ansible-test sanity %s on Python %s with ansible-core %s:\n%s\n%s'
+                                 % (' '.join(tests), interpreter, version.version, proc.stdout[-4000:], proc.stderr[-4000:]))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def managed(version):
+    """The target Pythons a version manages, of those pyenv has here."""
+    low, high = TARGETS[version.minor]
+    return [t for t in target_pythons() if within(t, (low, high))]
 
 
 def main():
@@ -271,20 +280,31 @@ def main():
     for version in versions:
         step('install, and the collection from its tarball', version.version, lambda: version.install(args.tarball))
         step('ansible-doc: every module, filter and the role', version.version, version.docs)
+    newest = dict((v.minor, v) for v in versions)
+
+    def chooser(target):
+        """The newest claimed ansible-core that manages this target Python."""
+        return [v for m, v in sorted(newest.items()) if within(target, TARGETS[m])][-1]
+
     container()
     try:
         for version in versions:
             on_version(version)
-        newest = dict((v.minor, v) for v in versions)
         for target in target_pythons():
-            version = [v for m, v in sorted(newest.items()) if within(target, TARGETS[m])][-1]
+            version = chooser(target)
             step('every module on Python %s' % target, version.version, lambda: version.playbook(
                 'tests/compat/modules.yml', interpreter=python(target)))
     finally:
         subprocess.run(['podman', 'rm', '-f', '-t', '0', CONTAINER], capture_output=True, check=False)
     for version in versions:
-        step('ansible-test sanity: validate-modules, compile, import', version.version,
-             lambda: sanity(version, args.tarball))
+        step('ansible-test sanity: validate-modules, ignores', version.version,
+             lambda: sanity(version, args.tarball, ['validate-modules', 'ignores'], [CONTROLLER[version.minor]]))
+        step('ansible-test sanity: compile on Python %s to %s' % (managed(version)[0], managed(version)[-1]),
+             version.version, lambda: sanity(version, args.tarball, ['compile'], managed(version)))
+    for target in target_pythons():
+        version = chooser(target)
+        step('ansible-test sanity: import on Python %s' % target, version.version,
+             lambda: sanity(version, args.tarball, ['import'], [target]))
     print('\ncompatibility: every step passed')
     print('%-58s %-8s %7s' % ('step', 'ansible', 'seconds'))
     for what, version, seconds in rows:

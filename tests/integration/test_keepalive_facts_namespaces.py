@@ -1,8 +1,10 @@
-"""keepalive_facts namespaces=all: the connections of every network namespace on the host, from the host.
+"""keepalive_facts namespaces=all: the connections of every network namespace of a host, from the host.
 
-Three processes, each in its own `unshare -n` namespace with its own tcp_keepalive_time, hold a
-connection without keep-alive and one with SO_KEEPALIVE on the same port. The module runs from
-yet another namespace (the test's own `unshare -n`), as it would run on a container host.
+files/namespaces_lab.py runs alone in a PID, network and mount namespace of its own, so that the modules see
+the processes it started and nothing of the machine's: three processes, each in its own `unshare -n`
+namespace with its own tcp_keepalive_time, hold a connection without keep-alive and one with SO_KEEPALIVE on
+the same port; the modules run from yet another namespace (the lab's own), as on a container host. A Podman
+container, which runs outside any such namespace, is looked for from the machine's own view.
 """
 
 import json
@@ -12,125 +14,79 @@ import sys
 
 import pytest
 
-from conftest import ROOT, namespace_env
-
-HOLDER = r'''
-import socket, subprocess, sys, time
-subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-open("/proc/sys/net/ipv4/tcp_keepalive_time", "w").write(sys.argv[1])
-listener = socket.socket()
-listener.bind(("127.0.0.1", 7510))
-listener.listen(8)
-plain = socket.create_connection(("127.0.0.1", 7510))
-kept = socket.socket()
-kept.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-kept.connect(("127.0.0.1", 7510))
-accepted = [listener.accept()[0] for _ in range(2)]
-print("%d %d" % (plain.getsockname()[1], kept.getsockname()[1]), flush=True)
-sys.stdin.read()
-'''
-RUN = r'''
-import json, subprocess, sys
-subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-args = sys.argv[1]
-proc = subprocess.run(["ansible", "localhost", "-c", "local", "-m", "linuxnet.keepalive.keepalive_facts", "-a", args],
-                      capture_output=True, text=True, timeout=300)
-sys.stdout.write(proc.stdout)
-sys.stderr.write(proc.stderr)
-'''
+from conftest import HERE, namespace_env
 
 
 @pytest.fixture(scope='module')
-def holders(unshare):
-    started = []
-    try:
-        for time_ in (300, 600, 900):
-            proc = subprocess.Popen(['unshare', '-n', '--', sys.executable, '-c', HOLDER, str(time_)],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            plain, kept = (int(p) for p in proc.stdout.readline().split())
-            started.append({'proc': proc, 'pid': proc.pid, 'time': time_, 'plain': plain, 'kept': kept,
-                            'netns': os.stat('/proc/%d/ns/net' % proc.pid).st_ino})
-        yield started
-    finally:
-        for holder in started:
-            holder['proc'].stdin.close()
-            holder['proc'].wait(timeout=30)
+def lab(unshare):
+    proc = subprocess.run(['unshare', '--pid', '--fork', '--mount-proc', '--net', '--mount', '--', sys.executable,
+                           os.path.join(HERE, 'files', 'namespaces_lab.py')], env=namespace_env(), capture_output=True,
+                          text=True, check=False, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def facts(unshare, args):
-    proc = subprocess.run(unshare + [sys.executable, '-c', RUN, args], env=namespace_env(), capture_output=True,
-                          text=True, check=False, timeout=300)
-    marker = 'localhost | SUCCESS => '
-    assert marker in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index(marker) + len(marker):])[0]
-
-
-def test_all_namespaces_are_read_each_from_inside(unshare, holders):
-    result = facts(unshare, 'namespaces=all ports=7510 states=established directions=outbound limit=1000')
+def test_all_namespaces_are_read_each_from_inside(lab):
+    result = lab['facts_all']
     keepalive = result['ansible_facts']['keepalive']
     by_ns = dict((entry['netns'], entry) for entry in keepalive['namespaces'])
-    for holder in holders:
+    for holder in lab['holders']:
         entry = by_ns[holder['netns']]
         assert entry['defaults']['time'] == holder['time'] and entry['pid'] == holder['pid']
         mine = dict((c['local_port'], c) for c in keepalive['connections'] if c['netns'] == holder['netns'])
         assert mine[holder['plain']]['keepalive'] == 'disabled' and mine[holder['kept']]['keepalive'] == 'enabled'
         assert mine[holder['plain']]['pids'] == [holder['pid']] and mine[holder['plain']]['container'] is None
         assert mine[holder['kept']]['timer_expires'] <= holder['time']
-    assert keepalive['summary']['outbound_without_keepalive'] >= 3
-    assert result['namespaces_vanished'] == 0
+    # the lab's own namespace, and the holders': nothing else on this host, and nothing left unread
+    assert len(keepalive['namespaces']) == 4
+    assert keepalive['summary']['outbound_without_keepalive'] == 3
+    assert result['namespaces_vanished'] == 0 and result['not_read'] == {'namespaces': 0, 'connections': 0}
 
 
-def test_the_default_sees_only_its_own_namespace(unshare, holders):
-    result = facts(unshare, 'ports=7510')
-    assert result['ansible_facts']['keepalive']['connections'] == []
-    assert 'namespaces' not in result['ansible_facts']['keepalive']
+def test_the_default_sees_only_its_own_namespace(lab):
+    assert lab['facts_self']['ansible_facts']['keepalive']['connections'] == []
+    assert 'namespaces' not in lab['facts_self']['ansible_facts']['keepalive']
 
 
-def run_module(unshare, module, args):
-    runner = RUN.replace('linuxnet.keepalive.keepalive_facts', module)
-    proc = subprocess.run(unshare + [sys.executable, '-c', runner, args], env=namespace_env(), capture_output=True,
-                          text=True, check=False, timeout=300)
-    for marker in ('localhost | SUCCESS => ', 'localhost | CHANGED => ', 'localhost | FAILED! => '):
-        if marker in proc.stdout:
-            result = json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index(marker) + len(marker):])[0]
-            result['_warnings'] = ' '.join(proc.stderr.split())
-            result.setdefault('failed', 'FAILED' in marker)
-            return result
-    raise AssertionError(proc.stdout[-3000:] + proc.stderr[-3000:])
-
-
-def test_check_holds_every_namespace_to_the_kernel_limits(unshare, holders):
-    result = run_module(unshare, 'linuxnet.keepalive.keepalive_check',
-                        'namespaces=all policy={"kernel":{"time_max":300,"persisted":false},"connections":{"require_keepalive":false}}')
+def test_check_holds_every_namespace_to_the_kernel_limits(lab):
+    result = lab['check']
     found = sorted((v['netns'], v['found']) for v in result['violations'] if v['rule'] == 'kernel_time')
-    expected = sorted((h['netns'], 'net.ipv4.tcp_keepalive_time = %d' % h['time']) for h in holders if h['time'] > 300)
-    assert [item for item in found if item[0] in set(h['netns'] for h in holders)] == expected
-    assert not result['compliant']
+    holders = set(h['netns'] for h in lab['holders'])
+    expected = sorted((h['netns'], 'net.ipv4.tcp_keepalive_time = %d' % h['time']) for h in lab['holders'] if h['time'] > 300)
+    assert [item for item in found if item[0] in holders] == expected
+    # and the lab's own namespace, a new one at the kernel's 7200
+    assert [item[1] for item in found if item[0] not in holders] == ['net.ipv4.tcp_keepalive_time = 7200']
+    assert not result['compliant'] and result['summary']['by_rule']['kernel_time'] == 3
+    assert result['namespaces_not_read'] == 0 and result['not_examined'] == 0
 
 
-def test_sysctl_sets_another_namespaces_live_values(unshare, holders):
-    holder = holders[0]
-    result = run_module(unshare, 'linuxnet.keepalive.keepalive_sysctl', 'time=123 persist=false netns=%d' % holder['pid'])
+def test_sysctl_sets_another_namespaces_live_values(lab):
+    holder = lab['holders'][0]
+    result = lab['sysctl']
     assert result['changed'] and result['after']['time'] == 123 and result['before']['time'] == holder['time'], result
-    inside = subprocess.run(['nsenter', '-t', str(holder['pid']), '-n', 'cat', '/proc/sys/net/ipv4/tcp_keepalive_time'],
-                            capture_output=True, text=True, check=True).stdout.strip()
-    assert inside == '123'
-    refused = run_module(unshare, 'linuxnet.keepalive.keepalive_sysctl', 'time=123 netns=%d' % holder['pid'])
+    assert lab['sysctl_inside'] == '123'
+    refused = lab['sysctl_refused']
     assert refused['failed'] and 'use it with persist: false' in refused['msg'] and '--sysctl' in refused['msg']
 
 
-def test_reading_every_namespace_leaves_no_descriptor_and_comes_home(unshare, holders):
-    """In this process: one snapshot of every namespace, twenty times; no fd is left, and we are back home."""
-    sys.path.insert(0, os.path.join(ROOT, '.cache', 'collections'))
-    from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
+def test_reading_every_namespace_leaves_no_descriptor_and_comes_home(lab):
+    """In one process: one snapshot of every namespace, twenty times; no fd is left, and it is back home."""
+    mine = sorted(h['netns'] for h in lab['holders'])
+    assert lab['snapshots']['seen'] == [mine] * 20
+    assert lab['snapshots']['fds_left'] == [] and lab['snapshots']['home']
 
-    home = os.stat('/proc/thread-self/ns/net').st_ino
-    before = sorted(os.listdir('/proc/self/fd'))
-    for _round in range(20):
-        found = snapshot(namespaces='all', ports=[7510], states=['established'])
-        assert set(h['netns'] for h in holders) <= set(entry['netns'] for entry in found.namespaces)
-    assert sorted(os.listdir('/proc/self/fd')) == before
-    assert os.stat('/proc/thread-self/ns/net').st_ino == home
+
+def facts(unshare, args):
+    """keepalive_facts from the machine's own view (a network namespace of the test's, every process visible)."""
+    runner = (r'import subprocess, sys; subprocess.run(["ip", "link", "set", "lo", "up"], check=True); '
+              r'proc = subprocess.run(["ansible", "localhost", "-c", "local", "-m", "linuxnet.keepalive.keepalive_facts", '
+              r'"-a", sys.argv[1]], capture_output=True, text=True, timeout=300); '
+              r'sys.stdout.write(proc.stdout); sys.stderr.write(proc.stderr)')
+    proc = subprocess.run(unshare + [sys.executable, '-c', runner, args], env=namespace_env(), capture_output=True,
+                          text=True, check=False, timeout=300)
+    marker = 'localhost | SUCCESS => '
+    assert marker in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.JSONDecoder().raw_decode(proc.stdout[proc.stdout.index(marker) + len(marker):])[0]
 
 
 def test_a_podman_container_is_found_by_its_id(unshare):
