@@ -54,8 +54,8 @@ rows = []
 def run(argv, env=None, timeout=600, check=True, cwd=None):
     proc = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode != 0:
-        raise SystemExit('%s failed (%d):\n%s\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-4000:],
-                                                        proc.stderr[-4000:]))
+        raise SystemExit('%s failed (%d):\n%s\n%s'
+                         % (' '.join(argv), proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
     return proc
 
 
@@ -203,9 +203,8 @@ def on_version(version):
 
 def playbooks(version):
     local = ['-i', 'localhost,', '-c', 'local', '-e', 'ansible_python_interpreter=/usr/bin/python3']
-    expect(version.in_container(['ansible-playbook'] + local + ['-e', 'keepalive_report_dir=/tmp/compat-%s' % version.version,
-                                                                 'linuxnet.keepalive.compliance']),
-           '0 of 1 host(s) compliant')
+    report = ['-e', 'keepalive_report_dir=/tmp/compat-%s' % version.version, 'linuxnet.keepalive.compliance']
+    expect(version.in_container(['ansible-playbook'] + local + report), '0 of 1 host(s) compliant')
     expect(version.in_container(['ansible-playbook'] + local + ['linuxnet.keepalive.report']), 'compat-client.service')
 
 
