@@ -6,25 +6,50 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import RULES
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import coverage, facts_table, fleet
 
 
+def _what(value):
+    """What a value is, in a user's words: 'a dictionary without summary', 'the text 'web1''."""
+    if isinstance(value, Mapping):
+        return 'a dictionary with %s' % (', '.join(sorted(str(k) for k in value)[:5]) or 'nothing in it')
+    if isinstance(value, str):
+        return 'the text %r' % (value[:40],)
+    if isinstance(value, (list, tuple)):
+        return 'a list'
+    return 'a %s' % ('number' if isinstance(value, (int, float)) else 'value of another kind')
+
+
+def _facts(value, name):
+    if not isinstance(value, Mapping) or 'summary' not in value or 'connections' not in value:
+        raise AnsibleFilterError('%s takes the facts of linuxnet.keepalive.keepalive_facts (ansible_facts.keepalive, '
+                                 'with summary and connections), not %s' % (name, _what(value)))
+    return value
+
+
 def keepalive_table(facts, title=None, rows=15):
     """keepalive_facts' facts (ansible_facts.keepalive) as lines of a table a person reads."""
-    if not isinstance(facts, dict) or 'summary' not in facts or 'connections' not in facts:
-        raise AnsibleFilterError('keepalive_table takes the facts of linuxnet.keepalive.keepalive_facts '
-                                 '(ansible_facts.keepalive), not %r' % (type(facts).__name__,))
-    return facts_table(facts, title=title, rows=int(rows))
+    facts = _facts(facts, 'keepalive_table')
+    try:
+        count = int(rows)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 0 or isinstance(rows, bool):
+        raise AnsibleFilterError('keepalive_table: rows must be a number of rows, 0 or more (keepalive_report_rows), '
+                                 'not %r' % (rows,))
+    return facts_table(facts, title=title, rows=count)
 
 
 def keepalive_coverage(facts, shim=None, cgroup=None):
     """What still runs without keep-alive after the role, and why each of its modes leaves it so: lines."""
-    if not isinstance(facts, dict) or 'summary' not in facts:
+    if not isinstance(facts, Mapping) or 'summary' not in facts:
         raise AnsibleFilterError('keepalive_coverage takes the facts of linuxnet.keepalive.keepalive_facts '
-                                 '(ansible_facts.keepalive), not %r' % (type(facts).__name__,))
+                                 '(ansible_facts.keepalive, with summary), not %s' % _what(facts))
     modes = {}
     for name, mode in (('shim', shim), ('cgroup', cgroup)):
         if mode in (None, ''):  # off: null, or '' as ansible-core before 2.19 renders a null template
@@ -38,6 +63,12 @@ def keepalive_coverage(facts, shim=None, cgroup=None):
 
 def keepalive_fleet(hostvars, hosts, variable='keepalive_compliance'):
     """The compliance report of ``hosts``, from the result of keepalive_check each registered as ``variable``."""
+    if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) for h in hosts):
+        raise AnsibleFilterError('keepalive_fleet: hosts must be a list of host names (such as ansible_play_hosts_all), '
+                                 'not %s' % _what(hosts))
+    if not hasattr(hostvars, 'get') and not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError('keepalive_fleet takes hostvars (a dictionary of each host\'s variables), not %s'
+                                 % _what(hostvars))
     results = {}
     for name in hosts:
         host = hostvars[name] if name in hostvars else {}

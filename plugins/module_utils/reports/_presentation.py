@@ -17,6 +17,7 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils._report_text im
     markdown_cell, printable, xml_text,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import unit_name
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._fleet import malformed
 
 TABLE_ROWS = 15
 
@@ -128,40 +129,6 @@ def coverage(summary, shim=None, cgroup=None):
         if missed:
             lines.append('%s: out of its reach (not in %s): %s' % (label, variable, _owners(missed)))
     return lines
-
-
-def _count(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def malformed(result, rules):
-    """Why a host's result is not one keepalive_check returns, or None. A managed host's result is untrusted: it
-    could come from another version of the module, or from a host that lies."""
-    if not isinstance(result.get('compliant'), bool):
-        return 'compliant is %r, not true or false' % (result.get('compliant'),)
-    summary = result.get('summary')
-    if not isinstance(summary, dict):
-        return 'summary is not a dictionary'
-    by_rule = summary.get('by_rule')
-    if not isinstance(by_rule, dict) or any(rule not in rules or not _count(n) for rule, n in by_rule.items()):
-        return 'summary.by_rule must map the rules (%s) to counts, not %r' % (', '.join(rules), by_rule)
-    for key in ('violations_left_out', 'not_examined'):
-        if not _count(result.get(key, 0)):
-            return '%s is %r, not a count' % (key, result.get(key))
-    violations = result.get('violations', [])
-    if not isinstance(violations, list):
-        return 'violations is not a list'
-    for violation in violations:
-        if not isinstance(violation, dict) or violation.get('rule') not in rules:
-            return 'a violation of no known rule: %r' % (violation.get('rule') if isinstance(violation, dict) else violation,)
-        if not all(isinstance(violation.get(k), str) for k in ('subject', 'found', 'expected', 'fix')):
-            return 'a violation of %s without the texts subject, found, expected and fix' % violation['rule']
-    offenders = summary.get('offenders', [])
-    if not isinstance(offenders, list) or not all(isinstance(o, str) for o in offenders):
-        return 'summary.offenders is not a list of texts'
-    if not isinstance(summary.get('defaults', {}), dict):
-        return 'summary.defaults is not a dictionary'
-    return None
 
 
 def _host_row(name, result, rules):

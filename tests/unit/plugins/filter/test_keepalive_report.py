@@ -57,6 +57,16 @@ def test_hostile_names_stay_on_their_line():
 def test_the_table_refuses_what_is_not_keepalive_facts():
     with pytest.raises(AnsibleFilterError, match='keepalive_facts'):
         FILTERS['keepalive_table']({'something': 1})
+    with pytest.raises(AnsibleFilterError) as err:
+        FILTERS['keepalive_table']({})
+    assert str(err.value).endswith('not a dictionary with nothing in it')  # in a user's words, not a type's
+    with pytest.raises(AnsibleFilterError, match="rows must be a number of rows, 0 or more .*not 'abc'"):
+        FILTERS['keepalive_table'](facts(), 'web1', 'abc')
+
+
+def test_the_fleet_refuses_hosts_that_are_not_a_list_of_names():
+    with pytest.raises(AnsibleFilterError, match="hosts must be a list of host names .*not the text 'web1'"):
+        FILTERS['keepalive_fleet']({'web1': {}}, 'web1')
 
 
 def test_summary_line_names_top_culprits_and_defaults():
