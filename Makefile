@@ -26,6 +26,9 @@ export ANSIBLE_HOME := $(CACHE)/ansible
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export ANSIBLE_LOCAL_TEMP := $(CACHE)/ansible/tmp
 export CONTAINERS_CONF := $(ROOT)/tests/rig/containers.conf
+# The rig's podman connection for the Molecule containers: containers.podman.podman with pipelining.
+export ANSIBLE_CONNECTION_PLUGINS := $(ROOT)/tests/rig/connection_plugins
+export ANSIBLE_PIPELINING := True
 export PATH := $(VENV)/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
@@ -36,7 +39,8 @@ PYTEST_MARKERS :=
 SCENARIOS := $(sort $(notdir $(wildcard molecule/*)))
 
 .PHONY: help deps venv collections images setup lint sanity units integration molecule build \
-        perf perf-smoke demo check test static clean compat compat-stage $(addprefix molecule-,$(SCENARIOS))
+        perf perf-smoke demo check test static clean compat compat-stage compat-venvs \
+        $(addprefix molecule-,$(SCENARIOS))
 
 help:
 	@echo "Entry points (each installs what it needs):"
@@ -165,6 +169,10 @@ $(addprefix molecule-,$(SCENARIOS)): molecule-%: setup images
 # Every ansible-core minor the collection claims, and every target Python (tests/compat/compat.py).
 compat: setup images build compat-stage
 
+# Each claimed ansible-core version in its virtual environment (make test does it while the images are built).
+compat-venvs:
+	python tests/compat/compat.py --prepare
+
 # The compatibility stage itself, on the collection make build built (make test runs build before it).
 compat-stage:
 	python tests/compat/compat.py --tarball $$(ls $(CACHE)/build/linuxnet-keepalive-*.tar.gz)
@@ -193,7 +201,7 @@ check: lint sanity units integration
 # Every check. The images are built while the static checks run; the scenarios and the benchmark smoke
 # run side by side. stages.sh prints a table of stage times at the end.
 test:
-	tests/rig/stages.sh setup images+static integration \
+	tests/rig/stages.sh setup images+static+compat-venvs integration \
 	  $(subst $(eval) ,+,$(addprefix molecule-,$(SCENARIOS)) perf-smoke compat-stage)
 	@echo "make test: every check passed"
 

@@ -14,7 +14,8 @@ import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CONNECTION = 'containers.podman.podman'
+# The rig's podman connection, with pipelining (tests/rig/connection_plugins/podman_piped.py).
+CONNECTION = 'podman_piped'
 
 
 def _adhoc():

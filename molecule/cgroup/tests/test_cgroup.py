@@ -120,7 +120,7 @@ def test_a_restarted_unit_gets_the_program_from_systemd_on_its_new_group(unit):
         assert after == before  # the same pinned program, attached to the new group by BPFProgram=
         assert rig.live_settings(host, unit)['settings'] == SETTINGS
         seen = rig.timers(host, unit)
-        assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
+        assert seen['client'] is not None and 0 < seen['client'] <= 45, seen  # the program's 45 s, not the kernel's 120
         assert seen['server'] is None  # the server is in no selected group
 
 
@@ -195,7 +195,7 @@ def test_global_mode_reaches_every_process_and_survives_a_container_restart():
         for unit in UNITS + ('bystander.service',):  # started at boot, after the boot unit pinned the programs
             assert rig.live_settings(host, unit)['settings'] == SETTINGS, unit
         seen = rig.timers(host, 'static-client.service')
-        assert seen['client'] is not None and 35 <= seen['client'] <= 45, seen
+        assert seen['client'] is not None and 0 < seen['client'] <= 45, seen  # the program's 45 s, not the kernel's 120
     status, output, recaps = rig.converge_all({'keepalive_cgroup_global': True})
     assert status == 0 and all(recap['changed'] == 0 for recap in recaps.values()), output[-3000:]
 
