@@ -18,7 +18,11 @@ ANSIBLE_PACKAGE := ansible==12.3.0
 # The pip version that the pinned ansible-test bootstraps in its virtual environments.
 ANSIBLE_TEST_PIP := 24.2
 APT_PACKAGES := podman runc debootstrap uidmap iproute2 procps iptables util-linux gcc libc6-dev make curl valgrind strace \
-                libkeepalive0
+                libkeepalive0 systemd
+# Unpacked into .cache/tools rather than installed, so that no service of theirs starts on this machine:
+# promtool and prometheus for the alerting rules' tests, prometheus-node-exporter for its textfile collector.
+TOOL_PACKAGES := prometheus prometheus-node-exporter
+TOOLS := $(CACHE)/tools
 PLATFORMS := bookworm trixie
 
 export HOME := $(CACHE)/home
@@ -29,7 +33,7 @@ export CONTAINERS_CONF := $(ROOT)/tests/rig/containers.conf
 # The rig's podman connection for the Molecule containers: containers.podman.podman with pipelining.
 export ANSIBLE_CONNECTION_PLUGINS := $(ROOT)/tests/rig/connection_plugins
 export ANSIBLE_PIPELINING := True
-export PATH := $(VENV)/bin:$(PATH)
+export PATH := $(VENV)/bin:$(TOOLS)/usr/bin:$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 export LC_ALL := C.UTF-8
@@ -38,7 +42,7 @@ PYTEST_MARKERS :=
 
 SCENARIOS := $(sort $(notdir $(wildcard molecule/*)))
 
-.PHONY: help deps venv collections images setup lint sanity units integration molecule build \
+.PHONY: help deps tools venv collections images setup lint sanity units integration molecule build \
         perf perf-smoke demo check test static clean compat compat-stage compat-venvs \
         $(addprefix molecule-,$(SCENARIOS))
 
@@ -76,14 +80,24 @@ $(CACHE)/stamps/apt: Makefile
 	fi
 	@touch $@
 
+tools: $(TOOLS)/.installed
+$(TOOLS)/.installed: Makefile | deps
+	@rm -rf $(TOOLS) $(CACHE)/debs && mkdir -p $(TOOLS) $(CACHE)/debs
+	@echo "unpacking $(TOOL_PACKAGES) into $(TOOLS)"
+	@cd $(CACHE)/debs && { apt-get download -qq $(TOOL_PACKAGES) 2>/dev/null \
+	  || { apt-get update -qq && apt-get download -qq $(TOOL_PACKAGES); }; }
+	@for deb in $(CACHE)/debs/*.deb; do dpkg-deb -x $$deb $(TOOLS); done
+	@$(TOOLS)/usr/bin/promtool --version >/dev/null 2>&1 && $(TOOLS)/usr/bin/prometheus-node-exporter --version >/dev/null 2>&1
+	@touch $@
+
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.txt | deps
 	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
 	@echo "installing the Python toolchain into .venv"
-	@$(VENV)/bin/pip install -q -r requirements-dev.txt 2>&1 | grep -v "^WARNING: Location" || true
-	@$(VENV)/bin/python -c "import ansible, molecule, testinfra, pytest, antsibull_docs" 
+	@$(VENV)/bin/pip install -q -r requirements-dev.txt 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@$(VENV)/bin/python -c "import ansible, molecule, testinfra, pytest, antsibull_docs, ansible_runner, ansible_builder, xmlschema"
 	@mkdir -p $(CACHE)/wheels
-	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/wheels pip==$(ANSIBLE_TEST_PIP) 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/wheels pip==$(ANSIBLE_TEST_PIP) 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@touch $@
 
 collections: $(COLLECTIONS)/.installed
@@ -91,7 +105,7 @@ $(COLLECTIONS)/.installed: Makefile | venv
 	@mkdir -p $(COLLECTIONS)/ansible_collections/linuxnet $(CACHE)/download
 	@echo "unpacking containers.podman from $(ANSIBLE_PACKAGE)"
 	@rm -rf $(COLLECTIONS)/ansible_collections/containers
-	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/download $(ANSIBLE_PACKAGE) 2>&1 | grep -v "^WARNING: Location" || true
+	@$(VENV)/bin/pip download -q --no-deps -d $(CACHE)/download $(ANSIBLE_PACKAGE) 2>&1 | { grep -v "^WARNING: Location" || true; }
 	@cd $(COLLECTIONS) && $(VENV)/bin/python -m zipfile -e $(CACHE)/download/$(subst ==,-,$(ANSIBLE_PACKAGE))-py3-none-any.whl $(CACHE)/download/ansible >/dev/null \
 	  && mkdir -p ansible_collections/containers \
 	  && cp -a $(CACHE)/download/ansible/ansible_collections/containers/podman ansible_collections/containers/ \
@@ -105,7 +119,7 @@ images: | deps
 	tests/rig/build-image.sh bookworm minimal & pids="$$pids $$!"; \
 	status=0; for pid in $$pids; do wait $$pid || status=1; done; exit $$status
 
-setup: deps venv collections
+setup: deps tools venv collections
 
 # --- checks ---------------------------------------------------------------------------------------
 

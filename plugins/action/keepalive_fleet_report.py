@@ -105,15 +105,17 @@ class ActionModule(ActionBase):
                 meta['policy'] = details['policy']
             fleet.add(row, details)
         summary = fleet.finish()
-        return {'changed': True, 'summary': summary, 'files': self._files(report_dir),
-                'msg': self._message(summary, report_dir)}
+        return self._written(summary, report_dir)
 
     def _merge(self, report_dir, args, mode):
         if not args['inputs']:
             raise AnsibleActionFail('keepalive_fleet_report: state=merge needs inputs, the report folders to merge')
         summary = _fleet.merge(args['inputs'], report_dir, self._meta(None, args['inventory_hosts']), mode=mode)
-        return {'changed': True, 'summary': summary, 'files': self._files(report_dir),
-                'msg': self._message(summary, report_dir)}
+        return self._written(summary, report_dir)
+
+    def _written(self, summary, report_dir):
+        return {'changed': True, 'summary': summary, 'gate': _fleet.gate_text(summary), 'dir': report_dir,
+                'files': self._files(report_dir), 'msg': self._message(summary, report_dir)}
 
     @staticmethod
     def _files(report_dir):

@@ -38,7 +38,8 @@ options:
   dir:
     description:
       - The report folder on the controller. A folder that does not exist is made, readable by its owner and group
-        only (0750); an existing one keeps its mode.
+        only (0750); an existing one keeps its mode. A relative path is taken from the working folder of the
+        controller's ansible-playbook (under ansible-runner and AWX, the job's project folder).
     type: path
     required: true
   result:
@@ -138,7 +139,7 @@ row:
       type: str
       returned: always
     checked:
-      description: Whether the check ran and returned a result that is one (keepalive_check_success).
+      description: Whether the check ran and returned a result that is one (keepalive_checked).
       type: bool
       returned: always
     compliant:
@@ -146,7 +147,7 @@ row:
       type: bool
       returned: always
     checked_at:
-      description: When the check ended, in Unix seconds (keepalive_check_timestamp_seconds).
+      description: When the check ended, in Unix seconds (keepalive_checked_at).
       type: float
       returned: always
     violations:
@@ -161,6 +162,18 @@ row:
       description: Connections not examined one by one (keepalive_not_examined).
       type: int
       returned: always
+    namespaces_not_read:
+      description: Network namespaces the check could not read (keepalive_namespaces_not_read).
+      type: int
+      returned: always
+    connections:
+      description: TCP sockets by direction and verdict, when the host was checked (keepalive_connections).
+      type: dict
+      returned: when the host was checked
+    defaults:
+      description: The kernel's keep-alive defaults, when the host was checked (keepalive_defaults).
+      type: dict
+      returned: when the host was checked
     offenders:
       description: The processes with the most connection violations, at most three.
       type: list
@@ -178,8 +191,49 @@ summary:
   description: With O(state=report) or O(state=merge), the fleet in a few numbers.
   returned: state=report or state=merge
   type: dict
+  contains:
+    hosts:
+      description: The hosts in the report.
+      type: int
+    compliant_hosts:
+      description: The hosts checked and found compliant.
+      type: int
+    not_compliant:
+      description: The hosts checked and found out of the policy.
+      type: int
+    not_checked:
+      description: The hosts whose check failed, or that were unreachable.
+      type: int
+    compliant:
+      description: Whether every host in the report is compliant (and there is at least one).
+      type: bool
+    violations:
+      description: Violations by rule, over every host.
+      type: dict
+    hosts_violating:
+      description: Hosts with at least one violation, by rule.
+      type: dict
+    not_compliant_hosts:
+      description: The names of the first 50 hosts not compliant.
+      type: list
+      elements: str
+    not_checked_hosts:
+      description: The names of the first 50 hosts not checked.
+      type: list
+      elements: str
   sample: {"hosts": 3, "compliant_hosts": 1, "not_compliant": 1, "not_checked": 1, "compliant": false,
-           "violations": {"connection_keepalive": 2}, "not_compliant_hosts": ["web2", "web3"]}
+           "violations": {"connection_keepalive": 2}, "hosts_violating": {"connection_keepalive": 1},
+           "not_compliant_hosts": ["web2"], "not_checked_hosts": ["web3"]}
+gate:
+  description: The hosts that keep the fleet from being compliant, by name, in one sentence; empty when there are none.
+  returned: state=report or state=merge
+  type: str
+  sample: "Not compliant: web2. Not checked: web3."
+dir:
+  description: The report folder, as an absolute path (a relative O(dir) is taken from the controller's working folder).
+  returned: state=report or state=merge
+  type: str
+  sample: /srv/reports/keepalive
 files:
   description: The reports written.
   returned: state=report or state=merge

@@ -1,5 +1,6 @@
 """Shared helpers for tests that run real sockets in a private network namespace."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -32,3 +33,21 @@ def unshare():
     if probe.returncode != 0:
         pytest.skip('unshare -n is not permitted here')
     return ['unshare', '-n', '--']
+
+
+def run_compliance(unshare, tmp_path, port, extra, names, inventory='checked-host,', options=()):
+    """linuxnet.keepalive.compliance in a private network namespace, where a process for each of ``names`` holds two
+    connections without keep-alive to 127.0.0.1:``port``; the report goes to tmp_path/report, the metrics to
+    tmp_path/textfile. Returns (exit status, output)."""
+    env = namespace_env()
+    env.update(ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0')
+    variables = dict({'keepalive_report_dir': str(tmp_path / 'report'),
+                      'keepalive_textfile_dir': str(tmp_path / 'textfile'),
+                      # the namespace's kernel defaults are the kernel's own: leave them out of this test
+                      'keepalive_policy': {'kernel': {'time_max': 7200, 'persisted': False}}}, **extra)
+    command = ['ansible-playbook', '-i', inventory, '-c', 'local', 'linuxnet.keepalive.compliance',
+               '-e', json.dumps(variables)] + list(options)
+    proc = subprocess.run(unshare + [sys.executable, os.path.join(HERE, 'files', 'hostile_names.py'), str(port),
+                                     json.dumps(list(names)), '--'] + command,
+                          env=env, capture_output=True, text=True, check=False, timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr

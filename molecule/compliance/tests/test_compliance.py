@@ -79,9 +79,9 @@ def test_textfile_metrics_on_each_host(host):
     metrics = host.file('/var/lib/node_exporter/textfile_collector/keepalive.prom').content_string
     expected = '0' if host.backend.name in ('keepalive-wrong-kernel', 'keepalive-leaky') else '1'
     assert 'keepalive_compliant %s\n' % expected in metrics
-    assert '# TYPE keepalive_sockets gauge' in metrics and 'keepalive_kernel_default{key="time"}' in metrics
+    assert '# TYPE keepalive_connections gauge' in metrics and 'keepalive_defaults{key="time"}' in metrics
     if host.backend.name == 'keepalive-leaky':
-        assert 'keepalive_sockets{direction="outbound",verdict="disabled"} 2' in metrics
+        assert 'keepalive_connections{direction="outbound",verdict="disabled"} 2' in metrics
 
 
 def test_after_the_role_and_live_fix_the_report_is_clean(tmp_path):

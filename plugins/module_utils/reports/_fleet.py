@@ -162,7 +162,7 @@ class Fleet(object):
         self.by_rule = dict((rule, {'hosts': 0, 'violations': 0}) for rule in self.rules)
         self.worst = []          # a heap of the hosts with the most violations (capped)
         self.unchecked = []      # the first hosts not checked, with why (capped)
-        self.not_compliant = []  # names, for the gate's message (capped)
+        self.not_compliant = []  # names of the hosts checked and found out of the policy (capped)
         self.junit = {'tests': 0, 'failures': 0, 'errors': 0}
         ensure_folder(report_dir)
         self._rows = tempfile.NamedTemporaryFile('w', dir=report_dir, prefix='.rows.', suffix='.tmp', delete=False)
@@ -181,8 +181,8 @@ class Fleet(object):
             counts['compliant'] += 1
         else:
             counts['not_compliant'] += 1
-        if not host_row['compliant'] and len(self.not_compliant) < self.listed:
-            self.not_compliant.append(name)
+            if len(self.not_compliant) < self.listed:
+                self.not_compliant.append(name)
         for rule, count in host_row['violations'].items():
             if count:
                 self.by_rule[rule]['hosts'] += 1
@@ -231,12 +231,14 @@ class Fleet(object):
                               time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(host_row['checked_at'])), ''.join(cases)))
 
     def summary(self):
-        """The fleet in a few numbers: what a dashboard, set_stats and the gate need."""
+        """The fleet in a few numbers: what a dashboard, set_stats and the gate need. The host lists name the first
+        ``listed`` hosts of each kind; the counts count them all."""
         return dict(self.counts, compliant_hosts=self.counts['compliant'],
                     compliant=self.counts['compliant'] == self.counts['hosts'] and self.counts['hosts'] > 0,
                     violations=dict((rule, v['violations']) for rule, v in self.by_rule.items()),
                     hosts_violating=dict((rule, v['hosts']) for rule, v in self.by_rule.items()),
-                    not_compliant_hosts=list(self.not_compliant))
+                    not_compliant_hosts=list(self.not_compliant),
+                    not_checked_hosts=[name for name, _error in self.unchecked])
 
     def finish(self):
         """Write the three reports, each whole or not at all; return summary()."""
@@ -311,6 +313,18 @@ class Fleet(object):
                 'failures="%d" errors="%d" skipped="0" time="0" timestamp="%s">\n'
                 % (junit['tests'], junit['failures'], junit['errors'], xml_text(self.meta.get('generated', ''))))
         self._stream(self._path('junit.xml'), head, self._suites.name, '</testsuites>\n')
+
+
+def gate_text(summary):
+    """The hosts that keep the fleet from being compliant, by name, in one sentence; '' when there are none."""
+    parts = []
+    for key, words in (('not_compliant', 'Not compliant'), ('not_checked', 'Not checked')):
+        names = summary.get(key + '_hosts', [])
+        if summary.get(key):
+            more = summary[key] - len(names)
+            parts.append('%s: %s%s.' % (words, ', '.join(printable(n) for n in names),
+                                        ' and %d more' % more if more > 0 else ''))
+    return ' '.join(parts)
 
 
 def violation_text(violation):

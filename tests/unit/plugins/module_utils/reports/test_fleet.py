@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import re
 import os
 import xml.etree.ElementTree as ET
 
@@ -63,7 +64,8 @@ def test_each_host_is_a_row_under_the_metrics_names_and_its_details_a_file(tmp_p
     assert details['violations'] == [VIOLATION] and details['violations_left_out'] == 2
     assert summary == dict(summary, hosts=5, compliant_hosts=1, not_compliant=2, not_checked=2, compliant=False)
     assert summary['violations']['connection_keepalive'] == 3 and summary['hosts_violating']['kernel_time'] == 1
-    assert sorted(summary['not_compliant_hosts']) == ['down', 'kernel', 'leaky', 'liar']
+    assert sorted(summary['not_compliant_hosts']) == ['kernel', 'leaky']
+    assert sorted(summary['not_checked_hosts']) == ['down', 'liar']
 
 
 def test_the_junit_report_is_what_ci_systems_read_with_consistent_counts(tmp_path):
@@ -148,3 +150,25 @@ def test_a_folder_that_is_not_a_report_is_refused_naming_it(tmp_path):
         _fleet.merge([str(tmp_path / 'x')], str(tmp_path / 'out'), dict(META))
     with pytest.raises(_fleet.ReportError, match='cannot read'):
         _fleet.merge([str(tmp_path / 'nothing')], str(tmp_path / 'out'), dict(META))
+
+
+def test_the_gate_names_the_hosts_not_compliant_and_not_checked_and_counts_the_rest():
+    assert _fleet.gate_text({'not_compliant': 0, 'not_checked': 0}) == ''
+    assert _fleet.gate_text({'not_compliant': 2, 'not_compliant_hosts': ['web2', 'db\n1'], 'not_checked': 1,
+                             'not_checked_hosts': ['web3']}) == 'Not compliant: web2, db\\x0a1. Not checked: web3.'
+    assert _fleet.gate_text({'not_compliant': 60, 'not_compliant_hosts': ['h%d' % n for n in range(50)],
+                             'not_checked': 0}).endswith('h49 and 10 more.')
+
+
+TEMPLATE = os.path.join(os.path.dirname(__file__), '..', '..', '..', '..', '..', 'playbooks', 'templates',
+                        'keepalive.prom.j2')
+
+
+def test_each_metric_is_named_after_a_field_of_the_hosts_row():
+    """keepalive_<field> for the fields a dashboard needs, so that a dashboard and the report read alike."""
+    with open(TEMPLATE) as handle:
+        text = handle.read()
+    metrics = set(re.findall(r'^# TYPE keepalive_(\w+) gauge$', text, re.M))
+    assert set(re.findall(r'^keepalive_(\w+)[{ ]', text, re.M)) == metrics  # each one declared, none without a value
+    row, _details = _fleet.row('web1', checked(False, {'connection_keepalive': 2}))
+    assert metrics == set(row) - {'host', 'error', 'details', 'offenders', 'violation_count'}
