@@ -47,3 +47,10 @@ def xml_text(text):
     """Text for an XML 1.0 attribute or element: printable (no character XML forbids), with & < > " ' escaped."""
     return (printable(text).replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
             .replace('"', '&quot;').replace("'", '&apos;'))
+
+
+def nothing_changed(text):
+    """A failure's ``text`` that ends by saying nothing was changed, once: for a failure before the first change."""
+    if 'Nothing was changed' in text:
+        return text
+    return text.rstrip().rstrip('.') + '. Nothing was changed.'

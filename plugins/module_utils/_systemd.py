@@ -74,3 +74,15 @@ def slices_from_cgroup(text):
 def parse_show(text):
     """`systemctl show -p ...` output as a dict."""
     return dict(line.split('=', 1) for line in (text or '').splitlines() if '=' in line)
+
+
+class ModuleSystemctl(object):
+    """systemctl run through an AnsibleModule, in the C locale and without a pager: mixed into the System a module
+    gives its plan (``class ModuleSystem(ModuleSystemctl, System)``)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def systemctl(self, *args):
+        return self.module.run_command([self.module.get_bin_path('systemctl', required=True)] + list(args),
+                                       environ_update={'LC_ALL': 'C', 'SYSTEMD_PAGER': ''})

@@ -233,27 +233,22 @@ files:
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.cgroup._cgroup_plan import (
     CgroupError, Plan, System,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import write_atomic
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._plans import carry_out, socket_values
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import ModuleSystemctl
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import (
-    socket_value_options, validate_socket_values, values_text,
+    socket_value_options, values_text,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.cgroup._sock_ops import BpfError, describe_values
 
 CODE_DIFF = '(the collection\'s sock_ops code, %d lines)\n'
 
 
-class ModuleSystem(System):
-    def __init__(self, module):
-        self.module = module
-
-    def systemctl(self, *args):
-        return self.module.run_command([self.module.get_bin_path('systemctl', required=True)] + list(args),
-                                       environ_update={'LC_ALL': 'C', 'SYSTEMD_PAGER': ''})
+class ModuleSystem(ModuleSystemctl, System):
 
     def write(self, path, content, mode=0o644):
         write_atomic(self.module, path, content, mode)
@@ -306,25 +301,14 @@ def main():
     if params['state'] == 'present' and not (params['cgroups'] or params['units']):
         module.fail_json(msg='state=present needs at least one target: cgroups (such as /system.slice/app.service, or / '
                              'for every process) or units. Nothing was changed.')
-    values = dict((k, params[k]) for k in ('idle', 'interval', 'count', 'user_timeout'))
-    try:
-        validate_socket_values(values)
-    except ValueError as exc:
-        module.fail_json(msg='%s. Nothing was changed.' % exc)
+    values = socket_values(module)
 
-    plan = None
-    try:
-        plan = Plan(ModuleSystem(module), params['state'], values, cgroups=params['cgroups'], units=params['units'],
+    def make():
+        return Plan(ModuleSystem(module), params['state'], values, cgroups=params['cgroups'], units=params['units'],
                     persist=params['persist'], exclusive=params['exclusive'], python=sys.executable).make()
-        if plan.changed and not module.check_mode:
-            plan.apply()
-        attached = plan.predicted() if module.check_mode else plan.attached()
-    except (CgroupError, BpfError, IOError, OSError) as exc:
-        applied = plan.applied if plan is not None else []
-        text = str(exc) if isinstance(exc, (CgroupError, BpfError)) else 'keepalive_cgroup failed: %s' % to_native(exc)
-        module.fail_json(msg=text, changed=bool(applied), applied=applied)
-    for warning in plan.warnings:
-        module.warn(warning)
+
+    plan, attached = carry_out(module, 'keepalive_cgroup', make, (CgroupError, BpfError),
+                               then=lambda plan: plan.predicted() if module.check_mode else plan.attached())
 
     result = dict(
         changed=plan.changed,

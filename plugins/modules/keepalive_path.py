@@ -79,15 +79,22 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# The default idle values take about ten minutes (the longest, 590 s, plus the timeout): run it as an
+# async task, so that a fleet run is not held host by host.
 - name: How long may a connection to the database idle?
   linuxnet.keepalive.keepalive_path:
     host: db.internal
     port: 5432
+  async: 900
+  poll: 15
   register: path
 
-- name: Set the kernel's keep-alive time below what the path forgets
+# When every idle value survived, recommended_time is the longest one tried (590), which says only that
+# the path keeps a flow at least that long: cap it at what the policy allows (keepalive_check's
+# kernel.time_max, 300 by default).
+- name: Set the kernel's keep-alive time below what the path forgets, and within the policy
   linuxnet.keepalive.keepalive_sysctl:
-    time: "{{ path.recommended_time }}"
+    time: "{{ [path.recommended_time, 300] | min }}"
   when: path.recommended_time is not none
 
 - name: A finer answer between 230 s and 340 s, from a given source address

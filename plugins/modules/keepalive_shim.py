@@ -176,26 +176,20 @@ applied:
 '''
 
 import os
-import subprocess
 import sys
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._owned_files import write_atomic
-from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import socket_value_options, validate_socket_values
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._plans import carry_out, socket_values
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._systemd import ModuleSystemctl
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import socket_value_options
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.shim._shim_plan import (
     LIBRARY, Plan, ShimError, System,
 )
 
 
-class ModuleSystem(System):
-    def __init__(self, module):
-        self.module = module
-
-    def systemctl(self, *args):
-        return self.module.run_command([self.module.get_bin_path('systemctl', required=True)] + list(args),
-                                       environ_update={'LC_ALL': 'C', 'SYSTEMD_PAGER': ''})
+class ModuleSystem(ModuleSystemctl, System):
 
     def run(self, argv, environ=None):
         return self.module.run_command(argv, environ_update=dict(environ or {}, LC_ALL='C'))
@@ -262,24 +256,13 @@ def main():
     argument_spec.update(socket_value_options())
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    values = dict((k, params[k]) for k in ('idle', 'interval', 'count', 'user_timeout'))
-    try:
-        validate_socket_values(values)
-    except ValueError as exc:
-        module.fail_json(msg='%s. Nothing was changed.' % exc)
+    values = socket_values(module)
 
-    plan = None
-    try:
-        plan = Plan(ModuleSystem(module), params['state'], values, units=params['units'], everywhere=params['global'],
+    def make():
+        return Plan(ModuleSystem(module), params['state'], values, units=params['units'], everywhere=params['global'],
                     library=params['library'], restart=params['restart'], source=params['_source']).make()
-        if plan.changed and not module.check_mode:
-            plan.apply()
-    except (ShimError, IOError, OSError, subprocess.SubprocessError) as exc:
-        applied = plan.applied if plan is not None else []
-        text = str(exc) if isinstance(exc, ShimError) else 'keepalive_shim failed: %s' % to_native(exc)
-        module.fail_json(msg=text, changed=bool(applied), applied=applied)
-    for warning in plan.warnings:
-        module.warn(warning)
+
+    plan, _nothing = carry_out(module, 'keepalive_shim', make, (ShimError,))
 
     result = dict(
         changed=plan.changed,

@@ -493,7 +493,7 @@ class Plan:
         acted = set(r['cgroup'] for r in self.rows)
         found = [row for row in self.attached() if row['cgroup'] not in acted]
         for row in self.rows:
-            if row['action'] == 'removed':
+            if row['action'] == 'removed' or not row['after']:  # nothing of ours there after the changes
                 continue
             entry = dict(cgroup=row['cgroup'], unit=row['unit'],
                          program_id=row['program_id'] if row['action'] == 'unchanged' else None,

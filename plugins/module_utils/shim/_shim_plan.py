@@ -283,12 +283,15 @@ class Plan:
             raise ShimError('%s; done before this failed: %s' % (exc, '; '.join(self.applied)))
 
     def _install(self):
+        built = self._build() if self.build else None  # compiled and tried in the build folder: nothing changed yet
         for folder in self.folders:
             os.mkdir(folder, 0o755)
             os.chmod(folder, 0o755)
             self.applied.append('made %s' % folder)
-        if self.build:
-            self._build()
+        if built:
+            with open(built, 'rb') as handle:
+                self.system.write(self.library, handle.read(), 0o755)
+            self.applied.append('built and installed %s' % self.library)
         for change in self.files:
             if change['path'] == self.preload_path:
                 continue
@@ -321,6 +324,7 @@ class Plan:
             self.applied.append('removed %s' % self.own_dir)
 
     def _build(self):
+        """Compile the shim in the build folder and try it there; the built library's path."""
         compiler = self.system.compiler()
         if compiler is None:
             raise ShimError('no C compiler (cc) on the host to build the shim: install gcc and the C library headers '
@@ -335,9 +339,7 @@ class Plan:
             os.unlink(self.source_path)  # so that the next run builds again
             raise ShimError('compiling the shim failed: %s' % (err or out).strip()[-2000:])
         self._try(built)
-        with open(built, 'rb') as handle:
-            self.system.write(self.library, handle.read(), 0o755)
-        self.applied.append('built and installed %s' % self.library)
+        return built
 
     def _try(self, library):
         """Run a program with ``library`` preloaded: it must start, and its new TCP socket must have keep-alive."""

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The filters as playbooks call them: what they take from Ansible's variables, and their refusals in a user's words.
+What they show is tested with reports/_presentation (tests/unit/plugins/module_utils/reports/test_presentation.py)."""
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -12,46 +12,25 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxnet.keepalive.plugins.filter.keepalive_report import FilterModule
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import RULES
-from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import summary_line
 
 FILTERS = FilterModule().filters()
 COUNTS = {'enabled': 0, 'disabled': 0, 'unknown': 0, 'not_applicable': 0}
+CULPRITS = [{'process': 'python3', 'unit': 'legacy.service', 'pids': [7], 'connections': 2}]
 
 
-def facts(connections=(), culprits=()):
+def facts(culprits=()):
     return {
-        'source': 'netlink', 'defaults': {'time': 7200, 'intvl': 75, 'probes': 9},
-        'connections': list(connections),
-        'summary': {'total': 12, 'outbound_without_keepalive': 3, 'culprits': list(culprits),
-                    'by_verdict': dict(COUNTS, disabled=3),
-                    'by_direction_verdict': {'outbound': dict(COUNTS, disabled=3, enabled=2), 'inbound': dict(COUNTS),
-                                             'listen': dict(COUNTS, not_applicable=1)}},
+        'source': 'netlink', 'defaults': {'time': 7200, 'intvl': 75, 'probes': 9}, 'connections': [],
+        'summary': {'total': 12, 'outbound_without_keepalive': 2, 'culprits': list(culprits),
+                    'by_verdict': dict(COUNTS, disabled=2),
+                    'by_direction_verdict': {'outbound': dict(COUNTS, disabled=2), 'inbound': dict(COUNTS),
+                                             'listen': dict(COUNTS)}},
     }
 
 
-def conn(process='python3', remote='10.0.0.9', port=5432):
-    return {'direction': 'outbound', 'state': 'established', 'local_address': '10.0.0.5', 'local_port': 40000,
-            'remote_address': remote, 'remote_port': port, 'keepalive': 'disabled', 'process': process,
-            'unit': 'app.service', 'pids': [7, 8]}
-
-
-def test_the_table_shows_defaults_connections_culprits_and_counts():
-    lines = FILTERS['keepalive_table'](facts([conn(), conn(remote='2001:db8::1')],
-                                             [{'process': 'python3', 'unit': 'app.service', 'pids': [7], 'connections': 3}]),
-                                       'web1')
-    assert lines[0] == '== web1'
-    assert lines[1].startswith('kernel defaults: tcp_keepalive_time=7200s intvl=75s probes=9')
-    assert 'connections without keep-alive (3; first 2 shown):' in lines
-    assert any('10.0.0.5:40000' in l and '10.0.0.9:5432' in l and 'python3[7,8]' in l for l in lines)
-    assert any('[2001:db8::1]:5432' in l for l in lines)
-    assert any(l.strip().startswith('3  python3') for l in lines)
-    assert lines[-3].startswith('  outbound  enabled 2      disabled 3')
-
-
-def test_hostile_names_stay_on_their_line():
-    lines = FILTERS['keepalive_table'](facts([conn(process='x\n# fake\x1b')]))
-    assert not any(l.startswith('# fake') for l in lines)
-    assert any('x\\x0a# fake\\x1b[7,8]' in l for l in lines)
+def test_the_table_takes_a_title_and_a_number_of_rows_as_text():
+    lines = FILTERS['keepalive_table'](facts(), 'web\n1', '5')
+    assert lines[0] == '== web\\x0a1' and lines[1].startswith('kernel defaults: tcp_keepalive_time=7200s')
 
 
 def test_the_table_refuses_what_is_not_keepalive_facts():
@@ -62,118 +41,38 @@ def test_the_table_refuses_what_is_not_keepalive_facts():
     assert str(err.value).endswith('not a dictionary with nothing in it')  # in a user's words, not a type's
     with pytest.raises(AnsibleFilterError, match="rows must be a number of rows, 0 or more .*not 'abc'"):
         FILTERS['keepalive_table'](facts(), 'web1', 'abc')
+    with pytest.raises(AnsibleFilterError, match='rows must be a number of rows'):
+        FILTERS['keepalive_table'](facts(), 'web1', True)
+
+
+def test_the_fleet_reads_each_hosts_registered_result_and_a_host_without_one_is_not_checked():
+    hostvars = {'good': {'keepalive_compliance': {
+        'compliant': True, 'violations': [], 'violations_left_out': 0, 'not_examined': 0,
+        'summary': {'by_rule': dict((r, 0) for r in RULES), 'offenders': [], 'defaults': {}}}},
+        'down': {'keepalive_compliance': {'failed': True, 'msg': 'no route'}}}
+    report = FILTERS['keepalive_fleet'](hostvars, ['good', 'down', 'never'])
+    assert [(r['host'], r['reached'], r['compliant']) for r in report['hosts']] == [
+        ('down', False, False), ('good', True, True), ('never', False, False)]
+    assert report['hosts'][0]['error'] == 'no route' and report['hosts'][2]['error'] == 'unreachable'
 
 
 def test_the_fleet_refuses_hosts_that_are_not_a_list_of_names():
     with pytest.raises(AnsibleFilterError, match="hosts must be a list of host names .*not the text 'web1'"):
         FILTERS['keepalive_fleet']({'web1': {}}, 'web1')
+    with pytest.raises(AnsibleFilterError, match='takes hostvars'):
+        FILTERS['keepalive_fleet'](['web1'], ['web1'])
 
 
-def test_summary_line_names_top_culprits_and_defaults():
-    culprits = [{'process': 'p%d' % i, 'unit': None, 'pids': [i], 'connections': 5 - i} for i in range(5)]
-    assert summary_line(facts(culprits=culprits)) == (
-        '12 TCP sockets, 3 established outbound without keep-alive (p0 5, p1 4, p2 3, and 2 more); kernel '
-        'defaults time 7200 s, intvl 75 s, probes 9 (used only by sockets that set SO_KEEPALIVE)')
+def test_coverage_takes_a_mode_that_is_off_as_null_or_as_an_empty_text():
+    on = {'units': [], 'global': True}
+    lines = FILTERS['keepalive_coverage'](facts(CULPRITS), cgroup=on)
+    # '' is how ansible-core before 2.19 renders a null template
+    assert FILTERS['keepalive_coverage'](facts(CULPRITS), shim='', cgroup=on) == lines
+    assert lines[2].startswith('cgroup program: in its groups') and len(lines) == 3
 
 
-def checked(compliant, by_rule=None, violations=(), offenders=(), left_out=0):
-    return {'compliant': compliant, 'violations': list(violations), 'violations_left_out': left_out, 'not_examined': 0,
-            'summary': {'by_rule': dict(dict((r, 0) for r in RULES), **(by_rule or {})), 'offenders': list(offenders),
-                        'defaults': {'time': 120, 'intvl': 30, 'probes': 4}}}
-
-
-def test_the_fleet_report_counts_every_violation_and_escapes_every_format():
-    violation = {'rule': 'connection_keepalive', 'subject_kind': 'connection', 'subject': '10.0.0.5:1 -> 10.0.0.9:2',
-                 'found': 'no keep-alive', 'expected': 'SO_KEEPALIVE set', 'fix': 'keepalive_sockets',
-                 'process': 'a|b\n# h', 'unit': None}
-    hostvars = {
-        'good': {'keepalive_compliance': checked(True)},
-        'leaky': {'keepalive_compliance': checked(False, {'connection_keepalive': 3}, [violation],
-                                                  ['a|b\n# h (no unit): 3'], left_out=2)},
-        'down': {'keepalive_compliance': {'failed': True, 'msg': 'bad <policy> & "x"'}},
-        'never': {},
-    }
-    report = FILTERS['keepalive_fleet'](hostvars, ['leaky', 'good', 'down', 'never'])
-    assert [r['host'] for r in report['hosts']] == ['down', 'good', 'leaky', 'never']
-    assert (report['compliant_count'], report['host_count'], report['failures']) == (1, 4, 1)
-    assert report['not_compliant'] == ['down', 'leaky', 'never'] and report['rules'] == list(RULES)
-    down, good, leaky, never = report['markdown']
-    assert good == ['good', 'yes', '0', ''] and leaky[:3] == ['leaky', 'no', '3']
-    assert leaky[3] == 'a\\|b\\\\x0a\\# h (no unit): 3'
-    assert down[1] == 'not checked: bad \\<policy\\> \\& "x"' and never[1] == 'not checked: unreachable'
-    suites = dict((s['name'], s) for s in report['junit'])
-    case = [c for c in suites['leaky']['cases'] if c['name'] == 'connection_keepalive'][0]
-    assert case['failure']['message'] == '3 violation(s) of connection_keepalive'
-    assert case['failure']['lines'][-1] == 'and 2 more, not listed (keepalive_violation_limit)'
-    for line in case['failure']['lines'] + [c['error'] for c in suites['down']['cases']]:
-        ET.fromstring('<a b="%s">%s</a>' % (line, line))  # well-formed in an attribute and an element
-    assert all(c['error'] and 'bad &lt;policy&gt;' in c['error'] for c in suites['down']['cases'])
-
-
-CULPRITS = [{'process': 'python3', 'unit': 'legacy.service', 'pids': [7], 'connections': 2},
-            {'process': 'curl\nx', 'unit': 'other.service', 'pids': [9], 'connections': 1}]
-
-
-@pytest.mark.parametrize('change,why', [
-    (lambda r: r['violations'].append({'rule': 'made_up', 'subject': 'x', 'found': 'x', 'expected': 'x', 'fix': 'x'}),
-     "a violation of no known rule: 'made_up'"),
-    (lambda r: r['summary']['by_rule'].update(connection_keepalive='3'), 'summary.by_rule must map the rules'),
-    (lambda r: r['summary']['by_rule'].update(made_up=1), 'summary.by_rule must map the rules'),
-    (lambda r: r.update(compliant='yes'), "compliant is 'yes', not true or false"),
-    (lambda r: r.update(summary=[]), 'summary is not a dictionary'),
-    (lambda r: r.update(not_examined=-1), 'not_examined is -1, not a count'),
-    (lambda r: r['violations'].append('text'), "a violation of no known rule: 'text'"),
-    (lambda r: r['summary'].update(offenders=[{'x': 1}]), 'summary.offenders is not a list of texts'),
-])
-def test_a_malformed_host_result_is_reported_as_not_checked_and_every_other_host_as_usual(change, why):
-    bad = checked(False, {'connection_keepalive': 1})
-    change(bad)
-    report = FILTERS['keepalive_fleet']({'bad': {'keepalive_compliance': bad}, 'good': {'keepalive_compliance': checked(True)}},
-                                        ['bad', 'good'])
-    rows = dict((r['host'], r) for r in report['hosts'])
-    assert rows['good']['compliant'] and not rows['bad']['reached'] and not rows['bad']['compliant']
-    assert rows['bad']['error'].startswith('the host returned a malformed result (') and why in rows['bad']['error']
-    assert report['not_compliant'] == ['bad'] and report['compliant_count'] == 1
-    assert report['markdown'][0][1].startswith('not checked: the host returned a malformed result')
-
-
-def test_coverage_says_why_each_mode_that_is_on_leaves_a_connection_without_keepalive():
-    lines = FILTERS['keepalive_coverage'](facts(culprits=CULPRITS), shim={'units': ['legacy'], 'global': False},
-                                          cgroup={'units': ['other.service'], 'global': False})
-    assert lines[0].startswith('3 established outbound connection(s) still run without keep-alive: their programs '
-                               'never set SO_KEEPALIVE')
-    assert lines[1] == 'held by: python3 (legacy.service) 2, curl\\x0ax (other.service) 1'
-    assert lines[2].startswith('preload shim: preloaded, but opened before the unit restarted') \
-        and lines[2].endswith(': python3 (legacy.service) 2')
-    assert lines[3] == 'preload shim: out of its reach (not in keepalive_shim_services): curl\\x0ax (other.service) 1'
-    assert lines[4].startswith('cgroup program: in its groups, but opened before it was attached') \
-        and lines[4].endswith(': curl\\x0ax (other.service) 1')
-    assert lines[5] == 'cgroup program: out of its reach (not in keepalive_cgroup_units): python3 (legacy.service) 2'
-    assert len(lines) == 6
-
-
-def test_coverage_in_global_mode_reaches_every_process_and_modes_that_are_off_say_nothing():
-    lines = FILTERS['keepalive_coverage'](facts(culprits=CULPRITS), cgroup={'units': [], 'global': True})
-    # a mode that is off is null, or '' as ansible-core before 2.19 renders a null template
-    assert FILTERS['keepalive_coverage'](facts(culprits=CULPRITS), shim='', cgroup={'units': [], 'global': True}) == lines
-    assert [line.split(':')[0] for line in lines[2:]] == ['cgroup program']
-    assert 'python3 (legacy.service) 2, curl\\x0ax (other.service) 1' in lines[2]
-
-
-def test_coverage_with_nothing_left_and_bad_input():
-    done = facts()
-    done['summary']['outbound_without_keepalive'] = 0
-    assert FILTERS['keepalive_coverage'](done, cgroup={'units': ['a'], 'global': False}) == [
-        'every established outbound connection has keep-alive']
-    with pytest.raises(AnsibleFilterError):
+def test_coverage_refuses_what_is_not_keepalive_facts_or_a_mode():
+    with pytest.raises(AnsibleFilterError, match='keepalive_coverage takes the facts'):
         FILTERS['keepalive_coverage']([])
-    with pytest.raises(AnsibleFilterError):
+    with pytest.raises(AnsibleFilterError, match="shim must be a dict with units and global, or null .*not 'yes'"):
         FILTERS['keepalive_coverage'](facts(), shim='yes')
-
-
-def test_coverage_counts_a_unit_in_a_selected_slice_as_reached():
-    culprits = [{'process': 'python3', 'unit': 'worker.service', 'slices': ['apps.slice'], 'pids': [7], 'connections': 1},
-                {'process': 'curl', 'unit': 'other.service', 'slices': ['system.slice'], 'pids': [9], 'connections': 1}]
-    lines = FILTERS['keepalive_coverage'](facts(culprits=culprits), cgroup={'units': ['apps.slice'], 'global': False})
-    assert lines[2].startswith('cgroup program: in its groups') and lines[2].endswith(': python3 (worker.service) 1')
-    assert lines[3] == 'cgroup program: out of its reach (not in keepalive_cgroup_units): curl (other.service) 1'
