@@ -40,7 +40,7 @@ export LC_ALL := C.UTF-8
 
 PYTEST_MARKERS :=
 
-SCENARIOS := $(sort $(notdir $(wildcard molecule/*)))
+SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
 .PHONY: help deps tools venv collections images setup lint sanity units integration molecule build \
         perf perf-smoke demo check test static clean compat compat-stage compat-venvs \

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import RULES
-from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import coverage, facts_table, fleet
+from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import (
+    coverage, facts_table, fleet, paths,
+)
 
 
 def _what(value):
@@ -61,22 +63,45 @@ def keepalive_coverage(facts, shim=None, cgroup=None):
     return coverage(facts['summary'], shim=modes['shim'], cgroup=modes['cgroup'])
 
 
+def _registered(name, hostvars, hosts, *variables):
+    """{host: [what it registered as each of ``variables``, a dict, or {} when nothing]} for the filter ``name``."""
+    if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) for h in hosts):
+        raise AnsibleFilterError('%s: hosts must be a list of host names (such as ansible_play_hosts_all), not %s'
+                                 % (name, _what(hosts)))
+    if not hasattr(hostvars, 'get') and not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError('%s takes hostvars (a dictionary of each host\'s variables), not %s'
+                                 % (name, _what(hostvars)))
+    found = {}
+    for host_name in hosts:
+        host = hostvars[host_name] if host_name in hostvars else {}
+        values = [host.get(variable) if hasattr(host, 'get') else None for variable in variables]
+        found[host_name] = [dict(value) if isinstance(value, Mapping) else {} for value in values]
+    return found
+
+
 def keepalive_fleet(hostvars, hosts, variable='keepalive_compliance'):
     """The compliance report of ``hosts``, from the result of keepalive_check each registered as ``variable``."""
-    if not isinstance(hosts, (list, tuple)) or not all(isinstance(h, str) for h in hosts):
-        raise AnsibleFilterError('keepalive_fleet: hosts must be a list of host names (such as ansible_play_hosts_all), '
-                                 'not %s' % _what(hosts))
-    if not hasattr(hostvars, 'get') and not isinstance(hostvars, Mapping):
-        raise AnsibleFilterError('keepalive_fleet takes hostvars (a dictionary of each host\'s variables), not %s'
-                                 % _what(hostvars))
+    registered = _registered('keepalive_fleet', hostvars, hosts, variable)
+    return fleet(dict((name, values[0]) for name, values in registered.items()), RULES)
+
+
+def keepalive_paths(hostvars, hosts, measured='keepalive_paths', checked='keepalive_paths_check'):
+    """The paths report of ``hosts``: each host's keepalive_path result (discover=true) registered as ``measured``,
+    and its keepalive_check result with those measurements registered as ``checked``."""
     results = {}
-    for name in hosts:
-        host = hostvars[name] if name in hostvars else {}
-        result = host.get(variable) if hasattr(host, 'get') else None
-        results[name] = dict(result) if result else {}
-    return fleet(results, RULES)
+    for name, (found, check) in _registered('keepalive_paths', hostvars, hosts, measured, checked).items():
+        error = ''
+        if found.get('failed') or 'destinations' not in found:
+            error = 'not measured: %s' % (found.get('msg') or 'unreachable, or stopped before its measurement ended')
+            found = {}
+        elif check.get('failed') or 'violations' not in check:
+            error = 'not judged: %s' % (check.get('msg') or 'the check did not run')
+            check = {}
+        results[name] = {'paths': found, 'check': check, 'error': error}
+    return paths(results)
 
 
 class FilterModule(object):
     def filters(self):
-        return {'keepalive_table': keepalive_table, 'keepalive_fleet': keepalive_fleet, 'keepalive_coverage': keepalive_coverage}
+        return {'keepalive_table': keepalive_table, 'keepalive_fleet': keepalive_fleet, 'keepalive_coverage': keepalive_coverage,
+                'keepalive_paths': keepalive_paths}

@@ -85,6 +85,17 @@ options:
                 The idle is read from the live socket where permitted, else from its timer.
               - Unset (null) checks no idle.
             type: int
+          survive_path:
+            description:
+              - With O(measurements), each connection to a measured destination must send its first keep-alive
+                probe no later than the longest idle its path was measured to keep (rule C(connection_path)).
+                Its idle is its socket's own C(TCP_KEEPIDLE), read from the live socket where permitted, else its
+                namespace's C(net.ipv4.tcp_keepalive_time); a connection without keep-alive fails on a path that
+                forgets idle flows.
+              - Without O(measurements) the rule is skipped, and RV(rules_skipped) says so.
+            type: bool
+            default: true
+            version_added: 0.2.0
       exceptions:
         description: Connections left out of the connection rules.
         type: dict
@@ -124,6 +135,16 @@ options:
     version_added: 0.2.0
     choices: [self, all]
     default: self
+  measurements:
+    description:
+      - How long the paths to the host's destinations keep idle flows, as M(linuxnet.keepalive.keepalive_path)
+        measures them with O(linuxnet.keepalive.keepalive_path#module:discover=true) - its RV(linuxnet.keepalive.keepalive_path#module:destinations),
+        or the path of a JSON file on the host holding them (alone, or as C(destinations), as the playbook
+        C(linuxnet.keepalive.paths) writes each host's file).
+      - Each entry needs C(address), C(port), C(outcome), C(survived_max) and C(forgot_min); an entry that is
+        wrong fails the module, naming it.
+    type: raw
+    version_added: 0.2.0
   limit:
     description:
       - At most this many connection violations are listed in RV(violations); the rest are counted
@@ -158,6 +179,17 @@ EXAMPLES = r'''
         remote_ports: [53]
         remote_addresses: [10.20.0.0/16]
 
+- name: Measure the paths of the host's own connections
+  linuxnet.keepalive.keepalive_path:
+    discover: true
+  async: 900
+  poll: 15
+  register: paths
+
+- name: Judge each connection by whether it survives its path
+  linuxnet.keepalive.keepalive_check:
+    measurements: "{{ paths.destinations }}"
+
 # Across an inventory, with a fleet report:
 #   ansible-playbook linuxnet.keepalive.compliance -i inventory
 '''
@@ -173,6 +205,17 @@ compliant:
   description: True when no rule is violated.
   returned: always
   type: bool
+rules_skipped:
+  description: The rules that could not be judged, with why (C(connection_path) without O(measurements)).
+  returned: always
+  type: dict
+  version_added: 0.2.0
+  sample: {"connection_path": "no path measurements given (keepalive_check measurements, from linuxnet.keepalive.paths)"}
+measured_paths:
+  description: The measured destinations that judged connections (outbound, measured, and forgetting or keeping).
+  returned: always
+  type: int
+  version_added: 0.2.0
   sample: false
 violations:
   description: Every violation found (connection violations up to O(limit)).
@@ -305,8 +348,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._gather import GatherError, read_defaults
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._netns import own as own_netns
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._destinations import (
+    DestinationError, index, measurements_from,
+)
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import (
-    PolicyError, compliant, evaluate, merge, offenders, policy_options, selection,
+    PolicyError, compliant, evaluate, merge, offenders, policy_options, selection, skipped,
 )
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SYSCTL_KEYS
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.sockets._snapshot import snapshot
@@ -316,10 +362,12 @@ from ansible_collections.linuxnet.keepalive.plugins.module_utils.sysctl._sysctl_
 EVALUATED = 20000
 
 
-def check_summary(is_compliant, counts, not_examined, namespaces_not_read):
-    """The verdict in one line: compliant, or which rules are violated how often, and what was not examined."""
+def check_summary(is_compliant, counts, not_examined, namespaces_not_read, skipped_rules=None):
+    """The verdict in one line: compliant, or which rules are violated how often, and what was not examined; and
+    the rules skipped."""
+    skipped_text = '; skipped: %s (see rules_skipped)' % ', '.join(sorted(skipped_rules)) if skipped_rules else ''
     if is_compliant:
-        return 'compliant: no rule of the policy is violated'
+        return 'compliant: no rule of the policy is violated' + skipped_text
     broken = ['%s %d' % (rule, n) for rule, n in counts['by_rule'].items() if n]
     text = 'not compliant: %s' % (', '.join(broken) if broken else 'no rule is violated among what was examined')
     if not_examined:
@@ -329,7 +377,7 @@ def check_summary(is_compliant, counts, not_examined, namespaces_not_read):
     top = offenders(counts['offenders'], top=1)
     if top:
         text += '; most: %s' % top[0]
-    return text
+    return text + skipped_text
 
 
 def main():
@@ -338,6 +386,7 @@ def main():
             policy=dict(type='dict', default={}, options=policy_options(), apply_defaults=True),
             limit=dict(type='int', default=100),
             namespaces=dict(type='str', default='self', choices=['self', 'all']),
+            measurements=dict(type='raw'),
         ),
         supports_check_mode=True,
     )
@@ -345,12 +394,14 @@ def main():
         module.fail_json(msg='limit must be 0 or more, not %d' % module.params['limit'])
     try:
         policy = merge(module.params['policy'])
-    except PolicyError as exc:
+        measurements = measurements_from(module.params['measurements'])
+    except (PolicyError, DestinationError) as exc:
         module.fail_json(msg=str(exc))
     try:
         defaults = read_defaults()
         boot = boot_sources(SYSCTL_KEYS)
-        found = snapshot(limit=EVALUATED, namespaces=module.params['namespaces'], **selection(policy))
+        found = snapshot(limit=EVALUATED, namespaces=module.params['namespaces'],
+                         **selection(policy, measured=measurements is not None))
     except (GatherError, KeyError) as exc:
         module.fail_json(msg='cannot read the host\'s keep-alive state: %s' % exc)
 
@@ -366,7 +417,8 @@ def main():
         for warning in found.not_read_warnings():
             module.warn(warning + '; the host is not reported compliant')
     violations, counts = evaluate(policy, defaults, boot, found.connections, limit=module.params['limit'],
-                                  namespaces=spaces)
+                                  namespaces=spaces, measurements=measurements)
+    skipped_rules = skipped(policy, measurements)
     facts = found.summary
     if facts['left_out']:
         module.warn('%d matching connections were not examined one by one (more than %d), so the host is not '
@@ -375,8 +427,10 @@ def main():
     is_compliant = compliant(counts, not_examined) and not not_read['namespaces']
     module.exit_json(
         changed=False,
-        msg=check_summary(is_compliant, counts, not_examined, not_read['namespaces']),
+        msg=check_summary(is_compliant, counts, not_examined, not_read['namespaces'], skipped_rules),
         compliant=is_compliant,
+        rules_skipped=skipped_rules,
+        measured_paths=len(index(measurements)),
         violations=violations,
         violations_left_out=counts['left_out'],
         not_examined=not_examined,

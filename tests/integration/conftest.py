@@ -21,6 +21,8 @@ def namespace_env():
     env['ANSIBLE_LOCALHOST_WARNING'] = 'false'
     env['ANSIBLE_INVENTORY_UNPARSED_WARNING'] = 'false'
     env['ANSIBLE_PYTHON_INTERPRETER'] = sys.executable
+    # an async task's results, where its status check looks too (the controller and the module agree on no ~ here)
+    env['ANSIBLE_ASYNC_DIR'] = os.path.join(env.get('HOME') or ROOT, '.ansible_async')
     return env
 
 

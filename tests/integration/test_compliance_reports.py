@@ -18,7 +18,7 @@ from conftest import namespace_env, run_compliance
 
 HOSTILE = ('x\n# Injected', 'a|b|c\r\n| row |', '\x1b[31m<&>\x01"\'', '**[l](h)**')
 RULES = ['kernel_time', 'kernel_intvl', 'kernel_probes', 'kernel_persisted', 'connection_keepalive',
-         'connection_max_idle']
+         'connection_max_idle', 'connection_path']
 
 
 def compliance(unshare, tmp_path, port, extra, names=HOSTILE, inventory='checked-host,', options=()):
@@ -115,7 +115,8 @@ def test_counts_are_over_every_violation_whatever_the_limit(unshare, report_dir)
     assert data['report']['policy']['kernel'] == {'time_max': 7200, 'intvl_max': 75, 'probes_max': 9, 'persisted': False}
     assert data['report']['policy']['connections']['require_keepalive'] is True  # a default, recorded as in force
     suites = ET.parse(str(report / 'keepalive-report.junit.xml')).getroot()
-    assert (suites.get('tests'), suites.get('failures'), suites.get('errors')) == ('6', '1', '0')
+    # connection_path is skipped without path measurements, and the report says so
+    assert (suites.get('tests'), suites.get('failures'), suites.get('errors'), suites.get('skipped')) == ('7', '1', '0', '1')
     failure = [case for case in suites.iter('testcase') if case.get('name') == 'connection_keepalive'][0].find('failure')
     assert failure.get('message') == '2 violation(s) of connection_keepalive' and 'and 2 more, not listed' in failure.text
     metrics = (report_dir / 'textfile' / 'keepalive.prom').read_text()
@@ -138,7 +139,7 @@ def test_a_failed_check_replaces_the_metrics_with_a_failure(unshare, report_dir)
     assert not rows['checked-host']['checked'] and not rows['checked-host']['compliant']
     assert 'Outbound' in rows['checked-host']['error']
     suites = ET.parse(str(report_dir / 'report' / 'keepalive-report.junit.xml')).getroot()
-    assert (suites.get('tests'), suites.get('failures'), suites.get('errors')) == ('6', '0', '6')
+    assert (suites.get('tests'), suites.get('failures'), suites.get('errors')) == ('7', '0', '7')
 
 
 def test_the_report_and_the_gate_do_not_need_localhost_in_the_limit(unshare, report_dir):

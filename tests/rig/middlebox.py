@@ -8,6 +8,10 @@ packet of a forgotten flow is then dropped (mode "drop", like Azure's load balan
 with a reset (mode "reset", like AWS's NAT gateway). The addresses are from 198.18.0.0/15, the
 range set aside for testing network devices, and exist only inside these namespaces.
 
+``more_paths`` adds a path per (forget_after, mode): path N (from 1) is router<N> and server<N>,
+reached by the client over 198.18.N.0/24, its server at 198.19.N.2 (server_address(N)): one client
+whose servers sit behind NATs that forget idle flows after different times.
+
 Each namespace is held by a `sleep` started with `unshare -n`, so nothing is mounted and the
 host's own network, sysctls and files are never touched; the veth pairs are made inside the
 namespaces. Everything ends when the lab is closed, and the holders end by themselves after
@@ -18,6 +22,7 @@ Used by tests/integration (as a context manager) and by `make demo` (`python3 mi
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -26,18 +31,30 @@ CLIENT, ROUTER, SERVER = 'client', 'router', 'server'
 CLIENT_ADDRESS, SERVER_ADDRESS = '198.18.0.2', '198.19.0.2'
 
 
+def server_address(number):
+    """The address of path ``number``'s server (0: SERVER_ADDRESS)."""
+    return '198.19.%d.2' % number
+
+
 class Middlebox:
-    def __init__(self, forget_after=6, mode='drop', lifetime=600):
-        if mode not in ('drop', 'reset'):
-            raise ValueError('mode must be drop or reset, not %r' % mode)
+    def __init__(self, forget_after=6, mode='drop', lifetime=600, more_paths=()):
+        self.paths = [(forget_after, mode)] + list(more_paths)
+        for _forget, path_mode in self.paths:
+            if path_mode not in ('drop', 'reset'):
+                raise ValueError('mode must be drop or reset, not %r' % path_mode)
         self.forget_after, self.mode, self.lifetime = forget_after, mode, lifetime
         self.holders = {}
         self.started = []
 
+    @staticmethod
+    def names(number):
+        """The router's and the server's namespace of path ``number``."""
+        return (ROUTER, SERVER) if number == 0 else ('%s%d' % (ROUTER, number), '%s%d' % (SERVER, number))
+
     # --- set-up -----------------------------------------------------------------------------------
     def __enter__(self):
         try:
-            for name in (CLIENT, ROUTER, SERVER):
+            for name in [CLIENT] + [n for number in range(len(self.paths)) for n in self.names(number)]:
                 self.holders[name] = subprocess.Popen(['unshare', '-n', '--', 'sleep', str(self.lifetime)])
             self._wait_for_namespaces()
             self._wire()
@@ -60,38 +77,45 @@ class Middlebox:
                 raise RuntimeError('the %s namespace did not come up' % name)
 
     def _wire(self):
-        router = str(self.holders[ROUTER].pid)
-        server = str(self.holders[SERVER].pid)
+        self.run(CLIENT, ['ip', 'link', 'set', 'lo', 'up'])
+        for number, (forget_after, mode) in enumerate(self.paths):
+            self._wire_path(number, forget_after, mode)
+
+    def _wire_path(self, number, forget_after, mode):
+        router_ns, server_ns = self.names(number)
+        router, server = str(self.holders[router_ns].pid), str(self.holders[server_ns].pid)
+        near, far = '198.18.%d' % number, '198.19.%d' % number
+        inside, outside = 'r%d0' % number if number else 'r0', 'r%d1' % number if number else 'r1'
+        client_dev = 'c%d' % number
         steps = [
-            (CLIENT, ['ip', 'link', 'add', 'c0', 'type', 'veth', 'peer', 'name', 'r0', 'netns', router]),
-            (ROUTER, ['ip', 'link', 'add', 'r1', 'type', 'veth', 'peer', 'name', 's0', 'netns', server]),
-            (CLIENT, ['ip', 'addr', 'add', CLIENT_ADDRESS + '/24', 'dev', 'c0']),
-            (CLIENT, ['ip', 'link', 'set', 'c0', 'up']),
-            (CLIENT, ['ip', 'link', 'set', 'lo', 'up']),
-            (CLIENT, ['ip', 'route', 'add', 'default', 'via', '198.18.0.1']),
-            (ROUTER, ['ip', 'addr', 'add', '198.18.0.1/24', 'dev', 'r0']),
-            (ROUTER, ['ip', 'addr', 'add', '198.19.0.1/24', 'dev', 'r1']),
-            (ROUTER, ['ip', 'link', 'set', 'r0', 'up']),
-            (ROUTER, ['ip', 'link', 'set', 'r1', 'up']),
-            (SERVER, ['ip', 'addr', 'add', SERVER_ADDRESS + '/24', 'dev', 's0']),
-            (SERVER, ['ip', 'link', 'set', 's0', 'up']),
-            (SERVER, ['ip', 'link', 'set', 'lo', 'up']),
-            (ROUTER, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']),
-            (ROUTER, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'r1', '-j', 'MASQUERADE']),
+            (CLIENT, ['ip', 'link', 'add', client_dev, 'type', 'veth', 'peer', 'name', inside, 'netns', router]),
+            (router_ns, ['ip', 'link', 'add', outside, 'type', 'veth', 'peer', 'name', 's0', 'netns', server]),
+            (CLIENT, ['ip', 'addr', 'add', near + '.2/24', 'dev', client_dev]),
+            (CLIENT, ['ip', 'link', 'set', client_dev, 'up']),
+            (CLIENT, ['ip', 'route', 'add', 'default' if number == 0 else far + '.0/24', 'via', near + '.1']),
+            (router_ns, ['ip', 'addr', 'add', near + '.1/24', 'dev', inside]),
+            (router_ns, ['ip', 'addr', 'add', far + '.1/24', 'dev', outside]),
+            (router_ns, ['ip', 'link', 'set', inside, 'up']),
+            (router_ns, ['ip', 'link', 'set', outside, 'up']),
+            (server_ns, ['ip', 'addr', 'add', far + '.2/24', 'dev', 's0']),
+            (server_ns, ['ip', 'link', 'set', 's0', 'up']),
+            (server_ns, ['ip', 'link', 'set', 'lo', 'up']),
+            (router_ns, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']),
+            (router_ns, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', outside, '-j', 'MASQUERADE']),
         ]
-        if self.mode == 'drop':
-            steps += [(ROUTER, ['iptables', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']),
-                      (ROUTER, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '!', '--syn', '-m', 'conntrack',
-                                '--ctstate', 'NEW', '-j', 'DROP'])]
+        if mode == 'drop':
+            steps += [(router_ns, ['iptables', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP']),
+                      (router_ns, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '!', '--syn', '-m', 'conntrack',
+                                   '--ctstate', 'NEW', '-j', 'DROP'])]
         else:
-            steps += [(ROUTER, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '-m', 'conntrack', '--ctstate', 'INVALID',
-                                '-j', 'REJECT', '--reject-with', 'tcp-reset']),
-                      (ROUTER, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '!', '--syn', '-m', 'conntrack',
-                                '--ctstate', 'NEW', '-j', 'REJECT', '--reject-with', 'tcp-reset'])]
+            steps += [(router_ns, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '-m', 'conntrack', '--ctstate', 'INVALID',
+                                   '-j', 'REJECT', '--reject-with', 'tcp-reset']),
+                      (router_ns, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '!', '--syn', '-m', 'conntrack',
+                                   '--ctstate', 'NEW', '-j', 'REJECT', '--reject-with', 'tcp-reset'])]
         # conntrack's settings exist in the router's namespace once its rules use conntrack
-        steps += [(ROUTER, ['sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_timeout_established=%d'
-                            % self.forget_after]),
-                  (ROUTER, ['sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_loose=0'])]
+        steps += [(router_ns, ['sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_timeout_established=%d'
+                               % forget_after]),
+                  (router_ns, ['sysctl', '-qw', 'net.netfilter.nf_conntrack_tcp_loose=0'])]
         for where, argv in steps:
             self.run(where, argv)
 
@@ -157,11 +181,12 @@ while True:
 IDLE_CLIENT = r'''
 import socket, sys, time
 host, port, idle, keepidle = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+keepintvl = int(sys.argv[5]) if len(sys.argv) > 5 else 1
 conn = socket.socket()
 if keepidle > 0:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, keepidle)
-    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, keepintvl)
 elif keepidle < 0:
     conn.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # timing left to the sysctls
 conn.connect((host, port))
@@ -179,18 +204,19 @@ except OSError as exc:
 '''
 
 
-def start_server(lab, port, close_after=0):
-    server = lab.popen(SERVER, [sys.executable, '-c', ECHO_SERVER, str(port), str(close_after)],
+def start_server(lab, port, close_after=0, path=0):
+    server = lab.popen(lab.names(path)[1], [sys.executable, '-c', ECHO_SERVER, str(port), str(close_after)],
                        stdout=subprocess.PIPE, text=True)
     if server.stdout.readline().strip() != 'listening':
         raise RuntimeError('the lab server did not start')
     return server
 
 
-def start_client(lab, port, idle, keepidle=0, env=None):
-    """An idle client in the client namespace; returns (process, local port)."""
-    client = lab.popen(CLIENT, [sys.executable, '-c', IDLE_CLIENT, SERVER_ADDRESS, str(port), str(idle), str(keepidle)],
-                       stdout=subprocess.PIPE, text=True, env=env)
+def start_client(lab, port, idle, keepidle=0, env=None, path=0, keepintvl=1):
+    """An idle client in the client namespace, of path ``path``'s server; returns (process, local port). With
+    ``keepidle`` > 0 it sets its own keep-alive idle (and ``keepintvl``); with -1, SO_KEEPALIVE alone."""
+    client = lab.popen(CLIENT, [sys.executable, '-c', IDLE_CLIENT, server_address(path), str(port), str(idle),
+                                str(keepidle), str(keepintvl)], stdout=subprocess.PIPE, text=True, env=env)
     line = client.stdout.readline().split()
     if line[:1] != ['connected']:
         raise RuntimeError('the lab client did not connect')
@@ -236,6 +262,37 @@ def demo():
         for result in path.get('results', []):
             print('  idle %3d s: %-9s %s' % (result['idle'], result['outcome'], result['detail']))
         print(path.get('msg'))
+    return paths_demo(env)
+
+
+def paths_demo(env):
+    """The outcome-based report: two NATs, real connections, linuxnet.keepalive.paths on the client."""
+    print('\n== linuxnet.keepalive.paths: which connections die on their path, and which keep-alive time saves them')
+    print('two servers behind NATs that forget idle flows after 6 s and after 15 s; the client holds a connection to')
+    print('each that probes every 10 s, and one to each without keep-alive')
+    with Middlebox(forget_after=6, mode='drop', more_paths=[(15, 'drop')]) as lab:
+        for path in (0, 1):
+            start_server(lab, 7950, path=path)
+            start_client(lab, 7950, 300, keepidle=10, keepintvl=10, path=path)
+            start_client(lab, 7950, 300, path=path)
+        report = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), '.cache',
+                              'demo', 'keepalive-paths')
+        shutil.rmtree(report, ignore_errors=True)
+        variables = {'keepalive_paths_dir': report, 'keepalive_path_idle': [3, 5, 8, 12, 18],
+                     'keepalive_path_timeout': 2, 'keepalive_policy': {'kernel': {'time_max': 7200, 'persisted': False}}}
+        print('$ ansible-playbook linuxnet.keepalive.paths -i client, -e \'{"keepalive_path_idle": [3, 5, 8, 12, 18], ...}\'')
+        run_env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
+                       ANSIBLE_ASYNC_DIR=os.path.join(os.environ.get('HOME', '/root'), '.ansible_async'), **env)
+        proc = subprocess.run(lab.command(CLIENT, ['ansible-playbook', '-i', 'client,', '-c', 'local',
+                                                   'linuxnet.keepalive.paths', '-e', json.dumps(variables)]),
+                              env=run_env, capture_output=True, text=True, check=False, timeout=300)
+        if proc.returncode != 0:
+            print(proc.stdout[-3000:] + proc.stderr[-3000:])
+            return 1
+        with open(os.path.join(report, 'keepalive-paths.md')) as handle:
+            print(handle.read())
+        with open(os.path.join(report, 'recommended.yml')) as handle:
+            print('%s/recommended.yml, for the role (-i %s/recommended.yml):\n%s' % (report, report, handle.read()))
     return 0
 
 

@@ -16,16 +16,21 @@ from conftest import rig
 testinfra_hosts = rig.podman_hosts()
 EPHEMERAL = os.environ.get('MOLECULE_EPHEMERAL_DIRECTORY', '')
 RULES = ['kernel_time', 'kernel_intvl', 'kernel_probes', 'kernel_persisted', 'connection_keepalive',
-         'connection_max_idle']
+         'connection_max_idle', 'connection_path']
+
+
+def playbook(name, variables):
+    """Run one of the collection's playbooks on the scenario's instances: (exit status, output)."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_PYTHON_INTERPRETER='/usr/bin/python3')
+    command = ['ansible-playbook', '-i', os.environ['MOLECULE_INVENTORY_FILE'], '-f', '10', name,
+               '-e', json.dumps(variables)]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def compliance(report_dir, extra=None):
     """Run linuxnet.keepalive.compliance on the scenario's instances: (exit status, output)."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0', ANSIBLE_PYTHON_INTERPRETER='/usr/bin/python3')
-    command = ['ansible-playbook', '-i', os.environ['MOLECULE_INVENTORY_FILE'], '-f', '10',
-               'linuxnet.keepalive.compliance', '-e', json.dumps(dict({'keepalive_report_dir': report_dir}, **(extra or {})))]
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-    return proc.returncode, proc.stdout + proc.stderr
+    return playbook('linuxnet.keepalive.compliance', dict({'keepalive_report_dir': report_dir}, **(extra or {})))
 
 
 def load(report_dir):
@@ -108,3 +113,26 @@ def test_fail_on_violation_exits_non_zero(tmp_path):
 def test_a_bad_policy_names_what_is_wrong(tmp_path, policy, message):
     status, output = compliance(str(tmp_path / 'bad'), {'keepalive_policy': policy})
     assert status != 0 and message in output
+
+
+def test_the_fleets_paths_are_found_and_measured_each_host_within_its_time_limit(tmp_path):
+    """linuxnet.keepalive.paths over the three hosts, each measuring as one async task: the leaky host's service
+    talks to 127.0.0.1:7700, a path that forgets nothing, so nothing is recommended; with a time limit shorter than
+    one measurement, every destination is reported as not measured, and why."""
+    measure = {'keepalive_path_idle': [1, 2], 'keepalive_path_timeout': 1, 'keepalive_path_time_limit': 60}
+    status, output = playbook('linuxnet.keepalive.paths', dict(measure, keepalive_paths_dir=str(tmp_path / 'paths')))
+    assert status == 0, output[-4000:]
+    report = json.loads((tmp_path / 'paths' / 'keepalive-paths.json').read_text())
+    assert sorted(report['hosts']) == ['keepalive-compliant', 'keepalive-leaky', 'keepalive-wrong-kernel']
+    leaky = [d for d in report['hosts']['keepalive-leaky']['destinations'] if d['port'] == 7700]
+    assert [(d['address'], d['connections'], d['outcome'], d['survived_max']) for d in leaky] == [
+        ('127.0.0.1', 2, 'survived', 2)]
+    assert leaky[0]['holders'] == [{'process': 'python3', 'unit': 'leaky-client.service', 'connections': 2}]
+    assert report['recommended'] == {} and all(not row['error'] for row in report['hosts'].values())
+    status, output = playbook('linuxnet.keepalive.paths', dict(measure, keepalive_path_time_limit=1,
+                                                               keepalive_paths_dir=str(tmp_path / 'short')))
+    assert status == 0, output[-4000:]
+    short = json.loads((tmp_path / 'short' / 'keepalive-paths.json').read_text())
+    unmeasured = short['hosts']['keepalive-leaky']['destinations']
+    assert unmeasured and all(d['outcome'] == 'not_measured' and 'more than is left of time_limit (1 s)' in d['msg']
+                              for d in unmeasured)

@@ -22,6 +22,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import concurrent.futures
 import errno
 import select
 import socket
@@ -29,6 +30,7 @@ import struct
 import time
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import BY_NAME
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._destinations import outcome
 
 OUTCOMES = ('survived', 'dropped', 'reset', 'closed', 'inconclusive')
 DRAIN = 1 << 20  # bytes read per connection per wake-up, at most
@@ -275,3 +277,49 @@ def resolve_source(source):
     except socket.gaierror as exc:
         raise PathError('source %r is not an address: %s' % (source, exc.strerror or exc))
     return source
+
+
+def measure_path(host, port, idle, source=None, timeout=5, refine=0):
+    """measure(), and a second round of ``refine`` values between the bounds of the first: a dict of the results
+    (by idle), ``survived_max`` and ``forgot_min`` (see _bounds), ``recommended_time`` and ``msg``."""
+    results = measure(host, port, idle, source=source, timeout=timeout)
+    more = refined(results, refine)
+    if more:
+        results = sorted(results + measure(host, port, more, source=source, timeout=timeout), key=lambda r: r['idle'])
+    survived_max, forgot_min = _bounds(results)
+    recommended, msg = recommend(results)
+    return {'results': results, 'outcome': outcome(results, survived_max, forgot_min), 'survived_max': survived_max,
+            'forgot_min': forgot_min, 'recommended_time': recommended, 'msg': msg}
+
+
+def longest(idle, timeout, refine):
+    """How long measure_path() may take at most: each connection's opening, the rounds' deadlines."""
+    rounds = 2 if refine else 1
+    return rounds * (len(idle) * timeout + deadline(idle, timeout))
+
+
+def measure_paths(destinations, idle, source=None, timeout=5, refine=0, parallel=4, time_limit=None,
+                  clock=time.monotonic):
+    """measure_path() for each destination ({'address', 'port', ...}), ``parallel`` at a time (each holding one
+    connection per idle value), in the order given. A destination that could not end within ``time_limit``
+    seconds of the start is not started; it and one that cannot be reached (a PathError) get
+    ``outcome: not_measured`` and a ``msg`` saying why. Returns the destinations, each updated with what
+    measure_path() found."""
+    start = clock()
+    longest_one = longest(idle, timeout, refine)
+
+    def one(destination):
+        if time_limit is not None and clock() - start + longest_one > time_limit:
+            return {'outcome': 'not_measured', 'results': [], 'survived_max': None, 'forgot_min': None,
+                    'recommended_time': None,
+                    'msg': 'not measured: it could take %d s, more than is left of time_limit (%d s)'
+                    % (longest_one, time_limit)}
+        try:
+            return measure_path(destination['address'], destination['port'], idle, source, timeout, refine)
+        except PathError as exc:
+            return {'outcome': 'not_measured', 'results': [], 'survived_max': None, 'forgot_min': None,
+                    'recommended_time': None, 'msg': 'not measured: %s' % exc}
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        found = list(pool.map(one, destinations))
+    return [dict(destination, **answer) for destination, answer in zip(destinations, found)]

@@ -67,6 +67,9 @@ def malformed(result, rules=RULES):
     for key in ('defaults', 'connections'):
         if not isinstance(summary.get(key, {}), dict):
             return 'summary.%s is not a dictionary' % key
+    skipped = result.get('rules_skipped', {})
+    if not isinstance(skipped, dict) or any(rule not in rules or not isinstance(why, str) for rule, why in skipped.items()):
+        return 'rules_skipped must map rules to why they were skipped, not %r' % (skipped,)
     return None
 
 
@@ -89,14 +92,15 @@ def row(host, result, error=None, checked_at=None, rules=RULES):
         text = error if isinstance(error, str) else repr(error)
         return ({'host': host, 'checked': False, 'compliant': False, 'checked_at': checked_at, 'error': text,
                  'violations': {}, 'violation_count': 0, 'not_examined': 0, 'namespaces_not_read': 0,
-                 'offenders': [], 'details': None}, None)
+                 'offenders': [], 'details': None, 'rules_skipped': {}}, None)
     summary = result['summary']
     by_rule = dict((rule, summary['by_rule'].get(rule, 0)) for rule in rules)
     found = {'host': host, 'checked': True, 'compliant': result['compliant'], 'checked_at': checked_at, 'error': '',
              'violations': by_rule, 'violation_count': sum(by_rule.values()),
              'not_examined': result.get('not_examined', 0), 'namespaces_not_read': result.get('namespaces_not_read', 0),
              'offenders': summary.get('offenders', [])[:3], 'details': '%s/%s.json' % (HOSTS, file_name(host)),
-             'defaults': summary.get('defaults', {}), 'connections': summary.get('connections', {})}
+             'defaults': summary.get('defaults', {}), 'connections': summary.get('connections', {}),
+             'rules_skipped': result.get('rules_skipped', {})}
     details = {'host': host, 'checked_at': checked_at, 'violations': result.get('violations', []),
                'violations_left_out': result.get('violations_left_out', 0), 'policy': result.get('policy'),
                'boot': summary.get('boot'), 'total_sockets': summary.get('total_sockets')}
@@ -159,11 +163,11 @@ class Fleet(object):
     def __init__(self, report_dir, meta, rules=RULES, mode=0o640, listed=LISTED):
         self.report_dir, self.meta, self.rules, self.mode, self.listed = report_dir, meta, list(rules), mode, listed
         self.counts = {'hosts': 0, 'compliant': 0, 'not_compliant': 0, 'not_checked': 0}
-        self.by_rule = dict((rule, {'hosts': 0, 'violations': 0}) for rule in self.rules)
+        self.by_rule = dict((rule, {'hosts': 0, 'violations': 0, 'skipped': 0}) for rule in self.rules)
         self.worst = []          # a heap of the hosts with the most violations (capped)
         self.unchecked = []      # the first hosts not checked, with why (capped)
         self.not_compliant = []  # names of the hosts checked and found out of the policy (capped)
-        self.junit = {'tests': 0, 'failures': 0, 'errors': 0}
+        self.junit = {'tests': 0, 'failures': 0, 'errors': 0, 'skipped': 0}
         ensure_folder(report_dir)
         self._rows = tempfile.NamedTemporaryFile('w', dir=report_dir, prefix='.rows.', suffix='.tmp', delete=False)
         self._suites = tempfile.NamedTemporaryFile('w', dir=report_dir, prefix='.junit.', suffix='.tmp', delete=False)
@@ -187,6 +191,9 @@ class Fleet(object):
             if count:
                 self.by_rule[rule]['hosts'] += 1
                 self.by_rule[rule]['violations'] += count
+        for rule in host_row.get('rules_skipped') or {}:
+            if rule in self.by_rule:
+                self.by_rule[rule]['skipped'] += 1
         if host_row['checked'] and not host_row['compliant']:
             key = (host_row['violation_count'] + host_row['not_examined'], name)
             if len(self.worst) < self.listed:
@@ -200,13 +207,19 @@ class Fleet(object):
     def _suite(self, host_row, details):
         """One host's JUnit suite: a case per rule, failing with the listed violations, or erring when not checked."""
         listed = (details or {}).get('violations') or []
-        cases, failures, errors = [], 0, 0
+        cases, failures, errors, skipped = [], 0, 0, 0
         for rule in self.rules:
             name = xml_text(rule)
             if not host_row['checked']:
                 errors += 1
                 cases.append('    <testcase classname="%s" name="%s" time="0"><error message="%s" type="not checked"/>'
                              '</testcase>\n' % (xml_text(host_row['host']), name, xml_text(host_row['error'])))
+                continue
+            why = (host_row.get('rules_skipped') or {}).get(rule)
+            if why is not None:
+                skipped += 1
+                cases.append('    <testcase classname="%s" name="%s" time="0"><skipped message="%s"/></testcase>\n'
+                             % (xml_text(host_row['host']), name, xml_text(why)))
                 continue
             count = host_row['violations'].get(rule, 0)
             if not count:
@@ -225,9 +238,10 @@ class Fleet(object):
         self.junit['tests'] += len(self.rules)
         self.junit['failures'] += failures
         self.junit['errors'] += errors
-        self._suites.write('  <testsuite name="%s" tests="%d" failures="%d" errors="%d" skipped="0" time="0" '
+        self.junit['skipped'] += skipped
+        self._suites.write('  <testsuite name="%s" tests="%d" failures="%d" errors="%d" skipped="%d" time="0" '
                            'timestamp="%s">\n%s  </testsuite>\n'
-                           % (xml_text(host_row['host']), len(self.rules), failures, errors,
+                           % (xml_text(host_row['host']), len(self.rules), failures, errors, skipped,
                               time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(host_row['checked_at'])), ''.join(cases)))
 
     def summary(self):
@@ -291,8 +305,9 @@ class Fleet(object):
                      meta.get('collection', {}).get('version', '?'), meta.get('inventory_hosts', counts['hosts']),
                      '; merged from %d report(s), the newest result of each host kept' % len(meta['sources'])
                      if meta.get('sources') else ''), '',
-                 '## Rules', '', '| rule | hosts | violations |', '| --- | --- | --- |']
-        lines += ['| %s | %d | %d |' % (rule, v['hosts'], v['violations']) for rule, v in self.by_rule.items()]
+                 '## Rules', '', '| rule | hosts | violations | skipped on |', '| --- | --- | --- | --- |']
+        lines += ['| %s | %d | %d | %d |' % (rule, v['hosts'], v['violations'], v['skipped'])
+                  for rule, v in self.by_rule.items()]
         worst = [r for _key, r in sorted(self.worst, key=lambda item: item[0], reverse=True)]
         lines += ['', '## Hosts not compliant, the worst first (%d of %d shown)' % (len(worst), counts['not_compliant']),
                   '', '| host | violations | not examined | rules | worst offenders |', '| --- | --- | --- | --- | --- |']
@@ -310,8 +325,9 @@ class Fleet(object):
     def _write_junit(self):
         junit = self.junit
         head = ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="keepalive compliance" tests="%d" '
-                'failures="%d" errors="%d" skipped="0" time="0" timestamp="%s">\n'
-                % (junit['tests'], junit['failures'], junit['errors'], xml_text(self.meta.get('generated', ''))))
+                'failures="%d" errors="%d" skipped="%d" time="0" timestamp="%s">\n'
+                % (junit['tests'], junit['failures'], junit['errors'], junit['skipped'],
+                   xml_text(self.meta.get('generated', ''))))
         self._stream(self._path('junit.xml'), head, self._suites.name, '</testsuites>\n')
 
 

@@ -6,8 +6,9 @@
 A policy has three parts:
   kernel:      limits on net.ipv4.tcp_keepalive_* and whether the running values must be the ones
                the configuration gives at boot (persisted, with no file overriding them);
-  connections: whether established outbound connections must have keep-alive, and an optional
-               maximum keep-alive idle per connection;
+  connections: whether established outbound connections must have keep-alive, an optional
+               maximum keep-alive idle per connection, and whether each must survive its measured
+               path (with measurements of keepalive_path; without them that rule is skipped);
   exceptions:  processes, units, remote ports and remote addresses (or networks) to leave out.
 Violations are counted over every connection examined; a limit only shortens the list.
 Every violation names the rule, the subject, what was found, what was expected, and the feature
@@ -25,6 +26,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.errors import UnsupportedError
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import SYSCTLS
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._destinations import index, judge
 
 # The connection states a policy may name: those in which a socket can have a keep-alive timer or
 # be on its way to one (not listen, close or new_syn_recv, which no connection shows for long).
@@ -52,6 +54,7 @@ POLICY_OPTIONS = {
         'directions': {'type': 'list', 'elements': 'str', 'choices': list(DIRECTIONS), 'default': ['outbound']},
         'states': {'type': 'list', 'elements': 'str', 'choices': list(CONNECTION_STATES), 'default': ['established']},
         'max_idle': {'type': 'int'},
+        'survive_path': {'type': 'bool', 'default': True},
     }),
     'exceptions': _section({
         'processes': {'type': 'list', 'elements': 'str', 'default': []},
@@ -61,11 +64,15 @@ POLICY_OPTIONS = {
     }),
 }
 RULES = ('kernel_time', 'kernel_intvl', 'kernel_probes', 'kernel_persisted', 'connection_keepalive',
-         'connection_max_idle')
+         'connection_max_idle', 'connection_path')
 FIX_KERNEL = 'the linuxnet.keepalive.keepalive role (keepalive_time, keepalive_intvl, keepalive_probes) or linuxnet.keepalive.keepalive_sysctl'
 FIX_PERSIST = 'linuxnet.keepalive.keepalive_sysctl (persist: true, on_conflict: fail) or the keepalive role'
 FIX_CONNECTION = ('linuxnet.keepalive.keepalive_sockets now (the live fix, no restart), and the keepalive role\'s '
                   'preload shim (keepalive_shim_services) for the next start; or set SO_KEEPALIVE in the program')
+FIX_PATH = ('the keepalive role with the values linuxnet.keepalive.paths recommends (keepalive_time for sockets that '
+            'use the defaults, keepalive_socket_idle for the shim and the cgroup program), and '
+            'linuxnet.keepalive.keepalive_sockets (idle) for this connection now')
+NO_MEASUREMENTS = 'no path measurements given (keepalive_check measurements, from linuxnet.keepalive.paths)'
 
 
 def policy_options():
@@ -120,16 +127,24 @@ def networks(policy):
     return found
 
 
-def selection(policy):
+def selection(policy, measured=False):
     """What must be read to evaluate ``policy`` on a host: snapshot() arguments.
 
-    Without max_idle only connections without keep-alive can break a connection rule, so only
-    those are gathered; max_idle is judged on the idle each socket was given, read from the live
-    socket (inspect).
+    Without max_idle and path measurements only connections without keep-alive can break a connection
+    rule, so only those are gathered; max_idle and a path are judged on the idle each socket was given,
+    read from the live socket (inspect).
     """
     rules = policy['connections']
+    paths = bool(measured) and rules['survive_path']
     return {'states': rules['states'], 'directions': rules['directions'],
-            'only_missing': not rules['max_idle'], 'inspect': bool(rules['max_idle'])}
+            'only_missing': not (rules['max_idle'] or paths), 'inspect': bool(rules['max_idle'] or paths)}
+
+
+def skipped(policy, measurements):
+    """{rule: why} for the rules that cannot be judged: connection_path without measurements."""
+    if policy['connections']['survive_path'] and measurements is None:
+        return {'connection_path': NO_MEASUREMENTS}
+    return {}
 
 
 def describe(conn):
@@ -149,7 +164,7 @@ def excepted(policy, conn, nets):
     return False
 
 
-def evaluate(policy, defaults, boot, connections, limit=100, namespaces=None):
+def evaluate(policy, defaults, boot, connections, limit=100, namespaces=None, measurements=None):
     """Violations on one host: (violations, counts).
 
     ``defaults``: running {'time', 'intvl', 'probes'}; ``boot``: {sysctl key: (value, file)} as
@@ -186,36 +201,46 @@ def evaluate(policy, defaults, boot, connections, limit=100, namespaces=None):
         by_rule[violation['rule']] += 1
     rules = policy['connections']
     nets = networks(policy)
+    paths = index(measurements) if rules['survive_path'] else {}
+    space_defaults = dict((space['netns'], space['defaults']) for space in namespaces or [])
     listed = left_out = 0
     for conn in connections:
         if excepted(policy, conn, nets):
             continue
-        found = None
-        if rules['require_keepalive'] and conn['keepalive'] == 'disabled':
-            found = ('connection_keepalive', 'no keep-alive: the program never set SO_KEEPALIVE',
-                     'SO_KEEPALIVE set (a keep-alive timer)')
-        elif rules['max_idle'] and conn['keepalive'] == 'enabled':
-            idle = (conn.get('settings') or {}).get('idle')
-            seen = idle if idle is not None else conn['timer_expires']
-            if seen > rules['max_idle']:
-                found = ('connection_max_idle', 'keep-alive idle %d s%s' % (seen, '' if idle is not None else ' (at least)'),
-                         'keep-alive idle <= %d s' % rules['max_idle'])
-        if found is None:
-            continue
-        by_rule[found[0]] += 1
-        container = conn.get('container') if namespaces else None
-        owner = (conn.get('process'), conn.get('unit'), _container_name(container))
-        by_owner[owner] = by_owner.get(owner, 0) + 1
-        if listed >= limit:
-            left_out += 1
-            continue
-        listed += 1
-        violation = _violation(found[0], 'connection', describe(conn), found[1], found[2], FIX_CONNECTION,
-                               {'netns': conn.get('netns') if namespaces else None, 'container': container})
-        violation.update(process=conn.get('process'), unit=conn.get('unit'), pids=conn.get('pids', []),
-                         remote_port=conn['remote_port'])
-        violations.append(violation)
+        for found in _findings(rules, conn, paths, space_defaults.get(conn.get('netns'), defaults)):
+            by_rule[found[0]] += 1
+            container = conn.get('container') if namespaces else None
+            owner = (conn.get('process'), conn.get('unit'), _container_name(container))
+            by_owner[owner] = by_owner.get(owner, 0) + 1
+            if listed >= limit:
+                left_out += 1
+                continue
+            listed += 1
+            violation = _violation(found[0], 'connection', describe(conn), found[1], found[2], found[3],
+                                   {'netns': conn.get('netns') if namespaces else None, 'container': container})
+            violation.update(process=conn.get('process'), unit=conn.get('unit'), pids=conn.get('pids', []),
+                             remote_port=conn['remote_port'])
+            violations.append(violation)
     return violations, {'by_rule': by_rule, 'offenders': by_owner, 'left_out': left_out}
+
+
+def _findings(rules, conn, paths, defaults):
+    """The connection rules ``conn`` breaks: [(rule, found, expected, fix)]."""
+    found = []
+    if rules['require_keepalive'] and conn['keepalive'] == 'disabled':
+        found.append(('connection_keepalive', 'no keep-alive: the program never set SO_KEEPALIVE',
+                      'SO_KEEPALIVE set (a keep-alive timer)', FIX_CONNECTION))
+    elif rules['max_idle'] and conn['keepalive'] == 'enabled':
+        idle = (conn.get('settings') or {}).get('idle')
+        seen = idle if idle is not None else conn['timer_expires']
+        if seen > rules['max_idle']:
+            found.append(('connection_max_idle', 'keep-alive idle %d s%s' % (seen, '' if idle is not None else ' (at least)'),
+                          'keep-alive idle <= %d s' % rules['max_idle'], FIX_CONNECTION))
+    if paths and conn['direction'] == 'outbound':
+        verdict = judge(conn, paths.get((conn['remote_address'], conn['remote_port'])), defaults)
+        if verdict:
+            found.append(('connection_path',) + verdict + (FIX_PATH,))
+    return found
 
 
 def _violation(rule, kind, subject, found, expected, fix, space=None):

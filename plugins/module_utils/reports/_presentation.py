@@ -207,3 +207,73 @@ def fleet(results, rules):
         'compliant_count': sum(1 for row in rows if row['compliant']), 'host_count': len(rows),
         'failures': failures, 'not_compliant': [row['host'] for row in rows if not row['compliant']],
     }
+
+
+def _destination_name(destination):
+    address = destination['address']
+    return '%s:%s' % ('[%s]' % address if ':' in address else address, destination['port'])
+
+
+def _seconds(value):
+    return '-' if value is None else str(value)
+
+
+def paths(results):
+    """The paths report of a fleet: {host: {'paths': keepalive_path's result, or None; 'check': keepalive_check's,
+    or None; 'error': why the host was not measured, or ''}} -> {'hosts': the JSON report's rows, 'markdown':
+    lines, 'recommended': {host: the role's values}}, every process, unit and host name escaped in the Markdown."""
+    rows, recommended = {}, {}
+    measured = dying = 0
+    for host in sorted(results):
+        entry = results[host]
+        found = entry.get('paths') or {}
+        check = entry.get('check') or {}
+        on_path = [v for v in check.get('violations') or [] if v.get('rule') == 'connection_path']
+        rows[host] = {'destinations': found.get('destinations', []), 'left_out': found.get('left_out', 0),
+                      'recommended': found.get('recommended'), 'violations': on_path,
+                      'violation_count': ((check.get('summary') or {}).get('by_rule') or {}).get('connection_path', 0),
+                      'error': entry.get('error') or ''}
+        measured += sum(1 for d in rows[host]['destinations'] if d.get('outcome') != 'not_measured')
+        dying += rows[host]['violation_count']
+        if found.get('recommended'):
+            recommended[host] = dict((key, found['recommended'][key])
+                                     for key in ('keepalive_time', 'keepalive_socket_idle'))
+    lines = ['# Keep-alive paths', '',
+             '%d host(s), %d destination(s) measured; %d connection(s) would not survive their path.'
+             % (len(rows), measured, dying), '',
+             '## Recommended values', '',
+             '| host | keepalive_time | keepalive_socket_idle | because |', '| --- | --- | --- | --- |']
+    for host, row in sorted(rows.items()):
+        values = row['recommended']
+        if values:
+            lines.append('| %s | %d | %d | %s |' % (
+                markdown_cell(host), values['keepalive_time'], values['keepalive_socket_idle'],
+                markdown_cell(values['because'])))
+        else:
+            lines.append('| %s | - | - | %s |' % (markdown_cell(host), markdown_cell(
+                row['error'] or 'no measured path forgot an idle flow')))
+    lines += ['', '## Destinations', '',
+              '| host | destination | connections | held by | outcome | kept idle (s) | forgot after (s) |',
+              '| --- | --- | --- | --- | --- | --- | --- |']
+    for host, row in sorted(rows.items()):
+        for destination in row['destinations']:
+            held = ', '.join('%s %d' % (owner(h.get('process'), h.get('unit')), h.get('connections', 0))
+                             for h in destination.get('holders') or [])
+            lines.append('| %s | %s | %d | %s | %s | %s | %s |' % (
+                markdown_cell(host), markdown_cell(_destination_name(destination)), destination.get('connections', 0),
+                markdown_cell(held), markdown_cell(destination.get('outcome')),
+                _seconds(destination.get('survived_max')), _seconds(destination.get('forgot_min'))))
+    lines += ['', '## Connections that would not survive their path', '',
+              '| host | connection | held by | found | expected |', '| --- | --- | --- | --- | --- |']
+    for host, row in sorted(rows.items()):
+        for violation in row['violations']:
+            lines.append('| %s | %s | %s | %s | %s |' % (
+                markdown_cell(host), markdown_cell(violation.get('subject')),
+                markdown_cell(owner(violation.get('process'), violation.get('unit'))),
+                markdown_cell(violation.get('found')), markdown_cell(violation.get('expected'))))
+        if row['violation_count'] > len(row['violations']):
+            lines.append('| %s | and %d more | | | |' % (
+                markdown_cell(host), row['violation_count'] - len(row['violations'])))
+    lines += ['', 'Apply the recommended values with the keepalive role, adding the inventory this report wrote: '
+              '`ansible-playbook site.yml -i inventory -i recommended.yml`.', '']
+    return {'hosts': rows, 'markdown': lines, 'recommended': recommended}

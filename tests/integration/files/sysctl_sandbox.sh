@@ -12,9 +12,9 @@ mount --make-rprivate /
 ip link set lo up
 # /run and /usr/local/lib may lack a sysctl.d folder; a tmpfs over the parent gives a mount point
 # without creating anything on the host.
-mount -t tmpfs tmpfs /run
+mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sysctl.d
-mount -t tmpfs tmpfs /usr/local/lib
+mount -t tmpfs -o mode=0755 tmpfs /usr/local/lib
 mkdir -p /usr/local/lib/sysctl.d
 mount --bind "$work/etc.sysctl.d" /etc/sysctl.d
 mount --bind "$work/run.sysctl.d" /run/sysctl.d

@@ -76,3 +76,16 @@ def test_coverage_refuses_what_is_not_keepalive_facts_or_a_mode():
         FILTERS['keepalive_coverage']([])
     with pytest.raises(AnsibleFilterError, match="shim must be a dict with units and global, or null .*not 'yes'"):
         FILTERS['keepalive_coverage'](facts(), shim='yes')
+
+
+def test_the_paths_report_reads_each_hosts_measurement_and_check_and_says_why_one_is_missing():
+    measured = {'destinations': [], 'left_out': 0, 'recommended': None, 'msg': 'nothing to measure'}
+    hostvars = {'web1': {'keepalive_paths': measured, 'keepalive_paths_check': {'violations': [], 'summary': {}}},
+                'web2': {'keepalive_paths': {'failed': True, 'msg': 'networks must be addresses'}},
+                'web3': {'keepalive_paths': measured, 'keepalive_paths_check': {'failed': True, 'msg': 'bad policy'}}}
+    report = FILTERS['keepalive_paths'](hostvars, ['web1', 'web2', 'web3', 'never'])
+    assert [(h, r['error']) for h, r in sorted(report['hosts'].items())] == [
+        ('never', 'not measured: unreachable, or stopped before its measurement ended'),
+        ('web1', ''), ('web2', 'not measured: networks must be addresses'), ('web3', 'not judged: bad policy')]
+    with pytest.raises(AnsibleFilterError, match="keepalive_paths: hosts must be a list of host names"):
+        FILTERS['keepalive_paths'](hostvars, 'web1')

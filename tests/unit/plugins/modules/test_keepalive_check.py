@@ -57,7 +57,9 @@ def test_every_namespace_read_and_nothing_hidden_is_compliant(host, capsys):
     host.read = namespaces()
     result = run(capsys)
     assert result['compliant'] is True and result['namespaces_not_read'] == 0 and result['not_examined'] == 0
-    assert result['msg'] == 'compliant: no rule of the policy is violated'
+    assert result['msg'] == 'compliant: no rule of the policy is violated; skipped: connection_path (see rules_skipped)'
+    assert result['rules_skipped'] == {'connection_path': 'no path measurements given (keepalive_check measurements, from '
+                                                    'linuxnet.keepalive.paths)'}
 
 
 def test_a_namespace_that_could_not_be_entered_makes_the_host_not_compliant(host, capsys):
@@ -65,7 +67,7 @@ def test_a_namespace_that_could_not_be_entered_makes_the_host_not_compliant(host
     result = run(capsys)
     assert result['compliant'] is False and result['namespaces_not_read'] == 1
     assert result['msg'] == ('not compliant: no rule is violated among what was examined; 1 network namespace(s) '
-                             'not read')
+                             'not read; skipped: connection_path (see rules_skipped)')
     assert any("/proc/42/ns/net" in w and "not reported compliant" in w for w in host.warnings), host.warnings
 
 
@@ -82,3 +84,47 @@ def test_no_namespace_read_at_all_is_a_clear_failure(host, capsys):
     host.read = read
     result = run(capsys)
     assert result['failed'] and 'no network namespace could be read, so nothing was checked' in result['msg']
+
+
+SIX = {'address': '198.19.0.2', 'port': 7950, 'direction': 'outbound', 'outcome': 'dropped', 'survived_max': 5,
+       'forgot_min': 8}
+
+
+def one_connection(idle):
+    connections, summary = gather(iter([]))
+    found = Snapshot(connections, summary, None, 'netlink', None)
+    found.connections = [{'direction': 'outbound', 'local_address': '198.18.0.2', 'local_port': 40000,
+                          'remote_address': '198.19.0.2', 'remote_port': 7950, 'keepalive': 'enabled',
+                          'process': 'orders', 'unit': None, 'pids': [7], 'timer_expires': 0, 'netns': 1,
+                          'container': None, 'settings': {'idle': idle}}]
+    return found
+
+
+def check(capsys, **args):
+    with patch_module_args(dict(args, policy=POLICY)):
+        with pytest.raises(SystemExit):
+            keepalive_check.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_measurements_from_a_file_of_the_paths_report_judge_each_connection(tmp_path, host, capsys):
+    (tmp_path / 'web1.json').write_text(json.dumps({'host': 'web1', 'destinations': [SIX]}))
+    host.read = one_connection(idle=10)
+    result = check(capsys, measurements=str(tmp_path / 'web1.json'))
+    assert not result['compliant'] and result['rules_skipped'] == {} and result['measured_paths'] == 1
+    assert result['msg'] == 'not compliant: connection_path 1; most: orders (no unit): 1'
+    assert [v['subject'] for v in result['violations']] == ['198.18.0.2:40000 -> 198.19.0.2:7950']
+    host.read = one_connection(idle=4)
+    assert check(capsys, measurements=[SIX])['compliant']
+
+
+@pytest.mark.parametrize('measurements,words', [
+    ([dict(SIX, port=0)], 'measurements[0]: port must be from 1 to 65535, not 0'),
+    ([SIX, dict(SIX, address='db.internal')], "measurements[1]: address must be an address, not 'db.internal'"),
+    ([dict(SIX, outcome='fine')], "outcome must be one of survived, dropped, reset, closed, inconclusive, not_measured"),
+    ({'destinations': [SIX]}, 'measurements must be a list of measured destinations'),
+    ('/nonexistent/paths.json', 'measurements: cannot read /nonexistent/paths.json: No such file or directory'),
+])
+def test_bad_measurements_are_named_before_anything_is_read(host, capsys, measurements, words):
+    result = check(capsys, measurements=measurements)
+    assert result['failed'] and words in result['msg']

@@ -172,3 +172,25 @@ def test_each_metric_is_named_after_a_field_of_the_hosts_row():
     assert set(re.findall(r'^keepalive_(\w+)[{ ]', text, re.M)) == metrics  # each one declared, none without a value
     row, _details = _fleet.row('web1', checked(False, {'connection_keepalive': 2}))
     assert metrics == set(row) - {'host', 'error', 'details', 'offenders', 'violation_count'}
+
+
+def test_a_rule_a_host_could_not_judge_is_a_skipped_case_and_counted_in_the_rules_table(tmp_path):
+    why = 'no path measurements given (keepalive_check measurements, from linuxnet.keepalive.paths)'
+    _summary, folder = report(tmp_path, [('web1', dict(checked(True), rules_skipped={'connection_path': why}), None),
+                                         ('web2', checked(True), None)])
+    path = os.path.join(folder, 'keepalive-report.junit.xml')
+    SCHEMA.validate(path)
+    root = ET.parse(path).getroot()
+    assert root.get('skipped') == '1'
+    suites = dict((s.get('name'), s) for s in root.iter('testsuite'))
+    assert (suites['web1'].get('skipped'), suites['web2'].get('skipped')) == ('1', '0')
+    case = [c for c in suites['web1'].findall('testcase') if c.get('name') == 'connection_path'][0]
+    assert case.find('skipped').get('message') == why
+    rows = dict((r['host'], r) for r in json.load(open(os.path.join(folder, 'keepalive-report.json')))['hosts'])
+    assert rows['web1']['rules_skipped'] == {'connection_path': why} and rows['web2']['rules_skipped'] == {}
+    assert '| connection_path | 0 | 0 | 1 |' in open(os.path.join(folder, 'keepalive-report.md')).read()
+
+
+def test_a_skipped_rule_the_report_does_not_know_makes_the_result_malformed():
+    row, _details = _fleet.row('web1', dict(checked(True), rules_skipped={'made_up': 'x'}))
+    assert not row['checked'] and 'rules_skipped must map rules to why' in row['error']

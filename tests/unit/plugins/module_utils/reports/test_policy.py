@@ -7,7 +7,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import (
-    PolicyError, compliant, evaluate, merge, offenders,
+    NO_MEASUREMENTS, PolicyError, compliant, evaluate, merge, offenders, selection, skipped,
 )
 
 GOOD = {'time': 120, 'intvl': 30, 'probes': 4}
@@ -101,7 +101,7 @@ def test_defaults_are_filled_in_and_nothing_private_is_added():
     assert merged == {
         'kernel': {'time_max': 300, 'intvl_max': 75, 'probes_max': 9, 'persisted': True},
         'connections': {'require_keepalive': True, 'directions': ['outbound'], 'states': ['established'],
-                        'max_idle': 300},
+                        'max_idle': 300, 'survive_path': True},
         'exceptions': {'processes': [], 'units': [], 'remote_ports': [], 'remote_addresses': []},
     }
 
@@ -127,3 +127,52 @@ def test_every_namespace_has_its_kernel_limits_checked_and_is_named():
     assert offenders(counts['offenders']) == ['python3 (app.service) in podman abc: 1']
     violations, _counts = evaluate(merge({}), GOOD, BOOT, [leaky])
     assert violations[0]['netns'] is None and violations[0]['container'] is None
+
+
+SIX = {'address': '198.19.0.2', 'port': 7950, 'direction': 'outbound', 'outcome': 'dropped', 'survived_max': 5,
+       'forgot_min': 8}
+FIFTEEN = dict(SIX, address='198.19.1.2', survived_max=12, forgot_min=18)
+
+
+def through(remote, keepalive='enabled', idle=None, netns=None):
+    return dict(conn(keepalive, remote=remote, port=7950, settings={'idle': idle} if idle else None),
+                direction='outbound', netns=netns)
+
+
+def test_a_connection_is_judged_against_its_measured_path():
+    connections = [through('198.19.0.2', idle=10), through('198.19.1.2', idle=10),
+                   through('198.19.0.2', 'disabled'), through('198.19.1.2', 'disabled'),
+                   through('10.9.9.9', idle=10)]  # a destination that was not measured: no finding
+    violations, counts = evaluate(merge({}), GOOD, BOOT, connections, measurements=[SIX, FIFTEEN])
+    on_path = [(v['subject'], v['found']) for v in violations if v['rule'] == 'connection_path']
+    assert on_path == [
+        ('10.0.0.5:40000 -> 198.19.0.2:7950', 'keep-alive after 10 s idle (its TCP_KEEPIDLE)'),
+        ('10.0.0.5:40000 -> 198.19.0.2:7950', 'no keep-alive: the program never set SO_KEEPALIVE'),
+        ('10.0.0.5:40000 -> 198.19.1.2:7950', 'no keep-alive: the program never set SO_KEEPALIVE')]
+    assert counts['by_rule']['connection_path'] == 3 and counts['by_rule']['connection_keepalive'] == 2
+    first = [v for v in violations if v['rule'] == 'connection_path'][0]
+    assert first['expected'] == ('a keep-alive probe within 5 s idle: the path to 198.19.0.2:7950 forgets idle flows '
+                                 'between 5 s and 8 s (dropped)')
+    assert 'linuxnet.keepalive.paths recommends' in first['fix']
+
+
+def test_a_socket_whose_own_idle_was_not_read_is_judged_on_its_namespaces_default():
+    spaces = [{'netns': 1, 'container': None, 'defaults': GOOD, 'own': True},
+              {'netns': 2, 'container': None, 'defaults': dict(GOOD, time=4), 'own': False}]
+    violations, _counts = evaluate(merge({'kernel': {'persisted': False}}), GOOD, BOOT,
+                                   [through('198.19.0.2', netns=1), through('198.19.0.2', netns=2)],
+                                   namespaces=spaces, measurements=[SIX])
+    assert [(v['netns'], v['found']) for v in violations] == [
+        (1, 'keep-alive after 120 s idle (net.ipv4.tcp_keepalive_time, as its own value could not be read)')]
+
+
+def test_without_measurements_the_path_rule_is_skipped_and_says_so():
+    policy = merge({})
+    assert skipped(policy, None) == {'connection_path': NO_MEASUREMENTS}
+    assert skipped(policy, []) == {} and skipped(merge({'connections': {'survive_path': False}}), None) == {}
+    assert selection(policy) == {'states': ['established'], 'directions': ['outbound'], 'only_missing': True,
+                                 'inspect': False}
+    # measured paths judge sockets with keep-alive too, on the idle read from each live socket
+    assert selection(policy, measured=True)['only_missing'] is False and selection(policy, measured=True)['inspect']
+    violations, counts = evaluate(policy, GOOD, BOOT, [through('198.19.0.2', idle=10)])
+    assert violations == [] and counts['by_rule']['connection_path'] == 0

@@ -12,7 +12,7 @@ import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._policy import RULES
 from ansible_collections.linuxnet.keepalive.plugins.module_utils.reports._presentation import (
-    coverage, facts_table, fleet, owner, summary_line,
+    coverage, facts_table, fleet, owner, paths, summary_line,
 )
 
 COUNTS = {'enabled': 0, 'disabled': 0, 'unknown': 0, 'not_applicable': 0}
@@ -162,3 +162,33 @@ def test_a_short_table_says_how_many_it_left_out():
     assert 'connections without keep-alive (3; first 1 shown):' in lines
     assert sum(1 for line in lines if '10.0.0.9:5432' in line) == 1
     assert facts_table(facts())[3] == 'no connection without keep-alive'
+
+
+SIX = {'address': '198.19.0.2', 'port': 7950, 'direction': 'outbound', 'connections': 2, 'outcome': 'dropped',
+       'survived_max': 5, 'forgot_min': 8, 'holders': [{'process': 'orders|x\n#', 'unit': 'orders.service',
+                                                        'connections': 2}]}
+ON_PATH = {'rule': 'connection_path', 'subject': '198.18.0.2:40000 -> 198.19.0.2:7950', 'process': 'orders|x\n#',
+           'unit': 'orders.service', 'found': 'keep-alive after 10 s idle (its TCP_KEEPIDLE)',
+           'expected': 'a keep-alive probe within 5 s idle'}
+
+
+def test_the_paths_report_recommends_lists_destinations_and_the_connections_that_die_escaped():
+    recommended = {'keepalive_time': 4, 'keepalive_socket_idle': 4, 'because': 'the path to 198.19.0.2:7950 ...'}
+    report = paths({
+        'web1': {'paths': {'destinations': [SIX, dict(SIX, address='2001:db8::7', outcome='not_measured',
+                                                      survived_max=None, forgot_min=None)],
+                           'left_out': 0, 'recommended': recommended},
+                 'check': {'violations': [ON_PATH, dict(ON_PATH, rule='connection_keepalive')],
+                           'summary': {'by_rule': {'connection_path': 3}}}, 'error': ''},
+        'web\n2': {'paths': {}, 'check': {}, 'error': 'not measured: unreachable'},
+    })
+    assert report['recommended'] == {'web1': {'keepalive_time': 4, 'keepalive_socket_idle': 4}}
+    assert report['hosts']['web1']['violations'] == [ON_PATH] and report['hosts']['web1']['violation_count'] == 3
+    lines = report['markdown']
+    assert lines[2] == '2 host(s), 1 destination(s) measured; 3 connection(s) would not survive their path.'
+    assert '| web\\\\x0a2 | - | - | not measured: unreachable |' in lines
+    assert ('| web1 | 198.19.0.2:7950 | 2 | orders\\|x\\\\x0a\\# (orders.service) 2 | dropped | 5 | 8 |') in lines
+    assert any(line.startswith('| web1 | \\[2001:db8::7\\]:7950 | 2 |') and line.endswith('| not\\_measured | - | - |')
+               for line in lines), lines
+    assert '| web1 | and 2 more | | | |' in lines
+    assert all(line.startswith(('#', '|', '2 host', 'Apply')) or not line for line in lines)  # no name broke a line
