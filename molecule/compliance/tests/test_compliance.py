@@ -69,11 +69,12 @@ def test_markdown_and_junit_before():
     with open(os.path.join(report, 'keepalive-report.md')) as handle:
         markdown = handle.read()
     assert '1 of 3 host(s) compliant; 2 not compliant; 0 not checked.' in markdown
-    assert '| kernel_time | 1 | 1 |' in markdown and '| connection_keepalive | 1 | 2 |' in markdown
+    assert '| kernel_time | 1 | 1 | 0 |' in markdown and '| connection_keepalive | 1 | 2 | 0 |' in markdown
+    assert '| connection_path | 0 | 0 | 3 |' in markdown  # skipped on every host: no path measurements
     assert '| keepalive-leaky | 2 | 0 | connection_keepalive | python3 (leaky-client.service): 2 |' in markdown
     assert '| keepalive-wrong-kernel | 1 | 0 | kernel_time |  |' in markdown
     suites = ET.parse(os.path.join(report, 'keepalive-report.junit.xml')).getroot()
-    assert (suites.get('tests'), suites.get('failures'), suites.get('errors')) == ('18', '2', '0')
+    assert (suites.get('tests'), suites.get('failures'), suites.get('errors'), suites.get('skipped')) == ('21', '2', '0', '3')
     failed = sorted((case.get('classname'), case.get('name')) for case in suites.iter('testcase')
                     if case.find('failure') is not None)
     assert failed == [('keepalive-leaky', 'connection_keepalive'), ('keepalive-wrong-kernel', 'kernel_time')]
