@@ -136,7 +136,7 @@ def test_the_fleet_report_judges_connections_by_the_measured_paths(story):
     assert story['compliance_status'] == 0, story['compliance_output'][-5000:]
     rows = dict((r['host'], r) for r in story['fleet']['hosts'])
     assert rows['lab-client']['violations']['connection_path'] == 3 and rows['lab-client']['rules_skipped'] == {}
-    assert rows['unmeasured']['rules_skipped'] == {'connection_path': 'no path measurements given (keepalive_check '
-                                                                'measurements, from linuxnet.keepalive.paths)'}
+    assert rows['unmeasured']['rules_skipped'] == {
+        'connection_path': 'no path measurements given (keepalive_check measurements, from linuxnet.keepalive.paths)'}
     junit = (story['work'] / 'fleet' / 'keepalive-report.junit.xml').read_text()
     assert 'skipped="1"' in junit and '<skipped message="no path measurements given' in junit

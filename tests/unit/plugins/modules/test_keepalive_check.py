@@ -58,8 +58,8 @@ def test_every_namespace_read_and_nothing_hidden_is_compliant(host, capsys):
     result = run(capsys)
     assert result['compliant'] is True and result['namespaces_not_read'] == 0 and result['not_examined'] == 0
     assert result['msg'] == 'compliant: no rule of the policy is violated; skipped: connection_path (see rules_skipped)'
-    assert result['rules_skipped'] == {'connection_path': 'no path measurements given (keepalive_check measurements, from '
-                                                    'linuxnet.keepalive.paths)'}
+    assert result['rules_skipped'] == {
+        'connection_path': 'no path measurements given (keepalive_check measurements, from linuxnet.keepalive.paths)'}
 
 
 def test_a_namespace_that_could_not_be_entered_makes_the_host_not_compliant(host, capsys):
