@@ -151,8 +151,10 @@ units: setup
 	@$(atest_copy)
 	cd $(ATEST_ROOT) && ansible-test units --color no --python 3.11
 
+# Two workers, a test file each at a time: every file makes its own namespaces, ports and folders, and most of the
+# time goes to waiting for idle timers, so the two cores are used while one test waits.
 integration: setup images
-	pytest -p no:cacheprovider tests/integration -q
+	pytest -p no:cacheprovider -n 2 --dist loadfile tests/integration -q
 
 build: setup
 	@$(VENV)/bin/python tests/rig/check_release.py
