@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import heapq
 import json
 import os
@@ -130,10 +131,18 @@ def write_atomic(path, text, mode):
 
 
 def ensure_folder(path, mode=0o750):
-    """The report folder, and its hosts/ folder: made with ``mode`` when missing; an existing one keeps its mode."""
+    """The report folder, and its hosts/ folder: made with ``mode`` when missing; an existing one keeps its mode.
+
+    Every host of a run records its result at the same time, so another writer may make a folder between
+    a look and a mkdir: a folder that exists when this one tries to make it is taken as it is.
+    """
     for folder in (path, os.path.join(path, HOSTS)):
-        if not os.path.isdir(folder):
+        try:
             os.makedirs(folder, mode)
+        except OSError as exc:
+            if exc.errno != errno.EEXIST or not os.path.isdir(folder):
+                raise
+        else:
             os.chmod(folder, mode)
 
 

@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import multiprocessing
 import re
 import os
 import xml.etree.ElementTree as ET
@@ -194,3 +195,30 @@ def test_a_rule_a_host_could_not_judge_is_a_skipped_case_and_counted_in_the_rule
 def test_a_skipped_rule_the_report_does_not_know_makes_the_result_malformed():
     row, _details = _fleet.row('web1', dict(checked(True), rules_skipped={'made_up': 'x'}))
     assert not row['checked'] and 'rules_skipped must map rules to why' in row['error']
+
+
+def _record_at_once(barrier, folder, name):
+    barrier.wait()
+    _fleet.record(folder, {'host': name, 'checked': True, 'compliant': True}, {'violations': []})
+
+
+def test_hosts_recording_into_a_new_report_folder_at_the_same_time_are_all_kept(tmp_path):
+    # Ansible's forks record every host's result at once: the first run into a new folder must keep them all.
+    context = multiprocessing.get_context('fork')
+    for attempt in range(10):
+        folder = str(tmp_path / ('report%d' % attempt))
+        barrier = context.Barrier(6)
+        workers = [context.Process(target=_record_at_once, args=(barrier, folder, 'web%d' % n)) for n in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        assert [worker.exitcode for worker in workers] == [0] * 6
+        assert sorted(os.listdir(os.path.join(folder, 'hosts'))) == ['web%d.json' % n for n in range(6)]
+        assert oct(os.stat(folder).st_mode & 0o777) == oct(0o750)
+
+
+def test_a_file_where_the_report_folder_should_be_is_an_error(tmp_path):
+    (tmp_path / 'report').write_text('')
+    with pytest.raises(OSError):
+        _fleet.record(str(tmp_path / 'report'), {'host': 'web1'}, {})
