@@ -17,7 +17,11 @@ __metaclass__ = type
 import ipaddress
 import json
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._settings import BY_NAME
+
 HOLDERS = 5  # holders named per destination, the most connections first
+# The role's variables a recommendation sets, in the order reports show them.
+RECOMMENDED = ('keepalive_time', 'keepalive_intvl', 'keepalive_socket_idle', 'keepalive_socket_interval')
 OUTCOMES = ('survived', 'dropped', 'reset', 'closed', 'inconclusive', 'not_measured')
 
 
@@ -108,6 +112,15 @@ def effective_idle(conn, defaults):
     return defaults['time'], 'net.ipv4.tcp_keepalive_time, as its own value could not be read'
 
 
+def effective_interval(conn, defaults):
+    """(seconds between probes, where that comes from) of a connection with keep-alive: its own TCP_KEEPINTVL where
+    it was read, else the namespace's net.ipv4.tcp_keepalive_intvl."""
+    interval = (conn.get('settings') or {}).get('interval')
+    if interval is not None:
+        return interval, 'its TCP_KEEPINTVL'
+    return defaults['intvl'], 'net.ipv4.tcp_keepalive_intvl, as its own value could not be read'
+
+
 def path_text(measured):
     """'the path to 198.19.0.2:7950 forgets idle flows between 5 s and 8 s (dropped)'."""
     where = '%s:%s' % (('[%s]' % measured['address']) if ':' in measured['address'] else measured['address'],
@@ -122,17 +135,25 @@ def path_text(measured):
 def judge(conn, measured, defaults):
     """None when ``conn`` will survive its measured path, else (what was found, what is expected).
 
-    A connection survives when its first probe goes out no later than the longest idle its path was measured to
-    keep: a probe that is answered keeps the flow in every middlebox's table, and the next one follows after the
-    same idle. A path that kept every idle value tried gives no finding (nothing was seen to forget)."""
+    An answered probe keeps the flow in every middlebox's table. The kernel sends the first probe after the idle
+    time, and each next one after the longer of the idle time and the probe interval (the keep-alive timer is
+    armed with the interval after every probe), so both must be within the longest idle the path was measured to
+    keep. A path that kept every idle value tried gives no finding (nothing was seen to forget)."""
     if measured is None or measured.get('forgot_min') is None:
         return None
     idle, where = effective_idle(conn, defaults)
     safe = measured.get('survived_max')
-    if idle is not None and safe is not None and idle <= safe:
-        return None
-    found = ('keep-alive after %d s idle (%s)' % (idle, where)) if idle is not None else where
-    expected = ('a keep-alive probe within %d s idle: %s' % (safe, path_text(measured)) if safe is not None
+    if idle is None:
+        found = where
+    elif safe is not None and idle <= safe:
+        interval, interval_where = effective_interval(conn, defaults)
+        if interval <= safe:
+            return None
+        found = 'keep-alive after %d s idle, then every %d s (%s)' % (idle, interval, interval_where)
+    else:
+        found = 'keep-alive after %d s idle (%s)' % (idle, where)
+    expected = ('a keep-alive probe within %d s idle, and every %d s or sooner after it: %s'
+                % (safe, safe, path_text(measured)) if safe is not None
                 else 'a keep-alive probe sooner than any idle value tried: %s' % path_text(measured))
     return found, expected
 
@@ -144,23 +165,26 @@ def index(measurements):
 
 
 def recommend(measurements, margin=20):
-    """The largest keepalive_time that keeps every measured path alive, less ``margin`` percent (at least 1 s):
-    {'keepalive_time', 'keepalive_socket_idle', 'because'}, or None when no measured path forgot a flow.
+    """The role's values that keep every measured path alive, or None when no measured path forgot a flow:
+    {'keepalive_time', 'keepalive_intvl', 'keepalive_socket_idle', 'keepalive_socket_interval', 'because'}.
 
-    The same value serves the per-socket idle of the preload shim and the cgroup program (keepalive_socket_idle).
-    A path that forgot even the shortest idle tried gives no safe value: it is named in ``because``, and the
-    recommendation rests on the others."""
+    The time is the longest idle the tightest path kept, less ``margin`` percent (at least 1 s). Probes follow each
+    other after the longer of the time and the interval (see judge()), so the interval is the collection's own
+    (30 s) or that time, whichever is shorter. The per-socket values of the preload shim, the cgroup program and
+    the live fix are the same. A path that forgot even the shortest idle tried gives no safe value: it is named
+    in ``because``, and the recommendation rests on the others."""
     forgetting = [m for m in index(measurements).values() if m.get('forgot_min') is not None]
     known = [m for m in forgetting if m.get('survived_max') is not None]
     if not known:
         return None
     tightest = min(known, key=lambda m: m['survived_max'])
     value = max(1, int(tightest['survived_max'] * (100 - margin) // 100))
+    interval = min(value, BY_NAME['interval'].ours)
     because = '%s; %d%% margin' % (path_text(tightest), margin)
     unsafe = [m for m in forgetting if m.get('survived_max') is None]
     if unsafe:
         because += '; not measured short enough: %s' % ', '.join(path_text(m) for m in unsafe)
-    return {'keepalive_time': value, 'keepalive_socket_idle': value, 'because': because}
+    return dict(zip(RECOMMENDED, (value, interval, value, interval)), because=because)
 
 
 def summary_line(destinations, left_out, recommended):
@@ -175,7 +199,7 @@ def summary_line(destinations, left_out, recommended):
     if left_out:
         line += ' (%d more left out by max_destinations)' % left_out
     if recommended:
-        line += '; keepalive_time <= %d keeps every measured path alive (%s)' % (
+        line += '; keepalive_time and keepalive_intvl <= %d keep every measured path alive (%s)' % (
             recommended['keepalive_time'], recommended['because'])
     else:
         line += '; no measured path forgot an idle flow'

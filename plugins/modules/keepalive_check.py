@@ -88,9 +88,11 @@ options:
           survive_path:
             description:
               - With O(measurements), each connection to a measured destination must send its first keep-alive
-                probe no later than the longest idle its path was measured to keep (rule C(connection_path)).
-                Its idle is its socket's own C(TCP_KEEPIDLE), read from the live socket where permitted, else its
-                namespace's C(net.ipv4.tcp_keepalive_time); a connection without keep-alive fails on a path that
+                probe, and each next one, no later than the longest idle its path was measured to keep (rule
+                C(connection_path)). Once a probe is answered the kernel sends the next after the longer of the
+                idle time and the interval, so both count, its socket's own C(TCP_KEEPIDLE) and C(TCP_KEEPINTVL),
+                read from the live socket where permitted, else its namespace's C(net.ipv4.tcp_keepalive_time) and
+                C(net.ipv4.tcp_keepalive_intvl); a connection without keep-alive fails on a path that
                 forgets idle flows.
               - Without O(measurements) the rule is skipped, and RV(rules_skipped) says so.
             type: bool

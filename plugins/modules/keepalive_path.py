@@ -34,7 +34,8 @@ description:
   - Changes nothing on the host.
   - With O(discover=true) it measures the paths the host really uses instead, the destinations of its own
     established connections (remote address and port), the busiest first, at most O(max_destinations),
-    O(parallel) at a time, and recommends the C(keepalive_time) that keeps every measured path alive.
+    O(parallel) at a time, and recommends the C(keepalive_time) and C(keepalive_intvl) that keep every measured
+    path alive.
     M(linuxnet.keepalive.keepalive_check) takes the result as O(linuxnet.keepalive.keepalive_check#module:measurements)
     and judges each connection by whether it would survive its path.
   - A measurement holds one idle connection per O(idle) value open to the server, which may count or log
@@ -155,9 +156,10 @@ EXAMPLES = r'''
 # When every idle value survived, recommended_time is the longest one tried (590), which says only that
 # the path keeps a flow at least that long: cap it at what the policy allows (keepalive_check's
 # kernel.time_max, 300 by default).
-- name: Set the kernel's keep-alive time below what the path forgets, and within the policy
+- name: Set the kernel's keep-alive time and interval below what the path forgets, and within the policy
   linuxnet.keepalive.keepalive_sysctl:
     time: "{{ [path.recommended_time, 300] | min }}"
+    intvl: "{{ [path.recommended_time, 30] | min }}"
   when: path.recommended_time is not none
 
 - name: A finer answer between 230 s and 340 s, from a given source address
@@ -219,8 +221,8 @@ results:
 recommended_time:
   description:
     - The longest idle that survived and is shorter than every idle that was dropped or reset, in
-      seconds; null when none survived. A C(keepalive_time) at most this long keeps idle flows alive
-      on this path.
+      seconds; null when none survived. A C(keepalive_time) and a C(keepalive_intvl) at most this long
+      keep idle flows alive on this path (once a probe is answered, the next follows after the longer of the two).
     - With O(discover=true), RV(recommended) instead.
   returned: always
   type: int
@@ -288,7 +290,7 @@ destinations:
     - {"address": "198.19.0.2", "port": 7950, "direction": "outbound", "connections": 2,
        "holders": [{"process": "python3", "unit": "orders.service", "connections": 2}], "outcome": "dropped",
        "survived_max": 5, "forgot_min": 8, "recommended_time": 5,
-       "msg": "path forgets idle flows between 5 s and 8 s (dropped silently): use keepalive_time <= 5"}
+       "msg": "path forgets idle flows between 5 s and 8 s (dropped silently): use keepalive_time and keepalive_intvl <= 5"}
 left_out:
   description: With O(discover=true), the destinations beyond O(max_destinations), not measured.
   returned: when O(discover=true)
@@ -297,18 +299,20 @@ left_out:
 recommended:
   description:
     - With O(discover=true), the role's values that keep every measured path alive - C(keepalive_time) and
-      C(keepalive_socket_idle), the longest idle the tightest path kept less O(margin) percent - and
-      C(because), which path set them; null when no measured path forgot a flow.
+      C(keepalive_socket_idle), the longest idle the tightest path kept less O(margin) percent;
+      C(keepalive_intvl) and C(keepalive_socket_interval), the collection's 30 s or that time when it is shorter
+      (once a probe is answered, the kernel sends the next after the longer of the idle time and the interval) -
+      and C(because), which path set them; null when no measured path forgot a flow.
   returned: when O(discover=true)
   type: dict
   version_added: 0.2.0
-  sample: {"keepalive_time": 4, "keepalive_socket_idle": 4,
+  sample: {"keepalive_time": 4, "keepalive_intvl": 4, "keepalive_socket_idle": 4, "keepalive_socket_interval": 4,
            "because": "the path to 198.19.0.2:7950 forgets idle flows between 5 s and 8 s (dropped); 20% margin"}
 msg:
   description: The answer in one line.
   returned: always
   type: str
-  sample: "path forgets idle flows between 230 s and 340 s (dropped silently): use keepalive_time <= 230"
+  sample: "path forgets idle flows between 230 s and 340 s (dropped silently): use keepalive_time and keepalive_intvl <= 230"
 '''
 
 from ansible.module_utils.basic import AnsibleModule

@@ -92,7 +92,7 @@ def test_a_reset_path_kills_the_idle_connection_and_keepalive_path_measures_it(l
     assert not result['changed'] and not result.get('failed'), result
     assert [(r['idle'], r['outcome']) for r in result['results']] == [(2, 'survived'), (IDLE, 'reset')]
     assert result['recommended_time'] == 2
-    assert result['msg'] == 'path forgets idle flows between 2 s and %d s (a reset): use keepalive_time <= 2' % IDLE
+    assert result['msg'] == 'path forgets idle flows between 2 s and %d s (a reset): use keepalive_time and keepalive_intvl <= 2' % IDLE
     assert took < IDLE + 3 + 10  # the connections run in parallel, not one after another
 
 

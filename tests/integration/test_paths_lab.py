@@ -7,7 +7,8 @@ destinations from those connections, measures both paths, recommends a keep-aliv
 shorter one, and judges the 10 s keep-alive too slow for the 6 s path and enough for the 15 s one.
 Then the keepalive role applies the recommended values from the inventory the playbook wrote (with
 the client's sysctl files in a mount namespace of their own), and a new connection to each server
-survives an idle longer than its path's timeout, while one without keep-alive still dies.
+survives an idle longer than its path keeps a flow (three times as long on the 6 s path, so that only
+probes that keep coming carry it through), while one without keep-alive still dies.
 """
 
 import json
@@ -80,9 +81,11 @@ def story(unshare, tmp_path_factory):
         found['role_status'], found['role_output'] = playbook(
             lab, env, ['-i', 'lab-client,', '-i', str(work / 'report' / 'recommended.yml'), '-c', 'local',
                        str(work / 'role.yml')], prefix=['unshare', '-m', '--', 'sh', SANDBOX, str(work)])
-        clients = {'keepalive on the 6 s path': middlebox.start_client(lab, PORT, FORGET[0] + 4, keepidle=-1, path=0),
+        # idle three times as long as the 6 s path keeps a flow: only probes that keep coming, each within the
+        # time the path keeps, carry a connection through
+        clients = {'keepalive on the 6 s path': middlebox.start_client(lab, PORT, 3 * FORGET[0], keepidle=-1, path=0),
                    'keepalive on the 15 s path': middlebox.start_client(lab, PORT, FORGET[1] + 4, keepidle=-1, path=1),
-                   'none on the 6 s path': middlebox.start_client(lab, PORT, FORGET[0] + 4, path=0)}
+                   'none on the 6 s path': middlebox.start_client(lab, PORT, 3 * FORGET[0], path=0)}
         found['after'] = dict((name, middlebox.outcome(proc)) for name, (proc, _port) in clients.items())
         found['running'] = (work / 'running').read_text().split() if (work / 'running').exists() else None
     found['work'] = work
@@ -105,7 +108,8 @@ def test_both_destinations_are_found_from_the_real_connections_and_measured(stor
 
 def test_the_recommended_time_is_below_the_shorter_path(story):
     recommended = story['report']['recommended']['lab-client']
-    assert recommended == {'keepalive_time': 4, 'keepalive_socket_idle': 4}
+    assert recommended == {'keepalive_time': 4, 'keepalive_intvl': 4, 'keepalive_socket_idle': 4,
+                           'keepalive_socket_interval': 4}
     inventory = yaml.safe_load((story['work'] / 'report' / 'recommended.yml').read_text())
     assert inventory == {'all': {'hosts': {'lab-client': recommended}}}
 
@@ -117,16 +121,17 @@ def test_the_check_flags_the_10_s_keepalive_on_the_6_s_path_and_passes_it_on_the
                      ('198.19.0.2:%d' % PORT, 'no keep-alive: the program never set SO_KEEPALIVE'),
                      ('198.19.1.2:%d' % PORT, 'no keep-alive: the program never set SO_KEEPALIVE')]
     six = [v for v in violations if v['found'].startswith('keep-alive after 10 s')][0]
-    assert six['expected'] == ('a keep-alive probe within 5 s idle: the path to 198.19.0.2:%d forgets idle flows '
-                               'between 5 s and 8 s (dropped)' % PORT)
+    assert six['expected'] == ('a keep-alive probe within 5 s idle, and every 5 s or sooner after it: the path to '
+                               '198.19.0.2:%d forgets idle flows between 5 s and 8 s (dropped)' % PORT)
     markdown = (story['work'] / 'report' / 'keepalive-paths.md').read_text()
     assert '1 host(s), 2 destination(s) measured; 3 connection(s) would not survive their path.' in markdown
-    assert '| lab-client | 4 | 4 | the path to 198.19.0.2:%d forgets idle flows between 5 s and 8 s' % PORT in markdown
+    assert '| lab-client | 4 | 4 | 4 | 4 | the path to 198.19.0.2:%d forgets idle flows between 5 s and 8 s' % PORT in markdown
 
 
 def test_after_the_role_applies_them_a_new_connection_to_each_survives_its_path(story):
     assert story['role_status'] == 0, story['role_output'][-5000:]
-    assert story['running'][0] == '4'  # the client's net.ipv4.tcp_keepalive_time, set by the role
+    # the client's net.ipv4.tcp_keepalive_time and _intvl, set by the role
+    assert story['running'][:2] == ['4', '4']
     assert story['after'] == {'keepalive on the 6 s path': 'alive', 'keepalive on the 15 s path': 'alive',
                               'none on the 6 s path': 'dead: no answer within 4 s'}
 

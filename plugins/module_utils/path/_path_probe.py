@@ -108,13 +108,13 @@ def recommend(results):
     unknown = sorted(r['idle'] for r in results if r['outcome'] == 'inconclusive')
     if first_failed is not None and recommended is not None:
         how = [r['outcome'] for r in results if r['idle'] == first_failed][0]
-        msg = ('path forgets idle flows between %d s and %d s (%s): use keepalive_time <= %d'
+        msg = ('path forgets idle flows between %d s and %d s (%s): use keepalive_time and keepalive_intvl <= %d'
                % (recommended, first_failed, 'a reset' if how == 'reset' else 'dropped silently', recommended))
     elif first_failed is not None:
         msg = 'path forgets idle flows in less than %d s: try shorter idle values' % first_failed
     elif recommended is not None:
-        msg = ('idle flows survived up to %d s, the longest tried: keepalive_time <= %d keeps them on this path'
-               % (recommended, recommended))
+        msg = ('idle flows survived up to %d s, the longest tried: keepalive_time and keepalive_intvl <= %d keep them '
+               'on this path' % (recommended, recommended))
     else:
         msg = 'nothing could be measured'
     if closed:

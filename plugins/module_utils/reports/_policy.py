@@ -69,9 +69,10 @@ FIX_KERNEL = 'the linuxnet.keepalive.keepalive role (keepalive_time, keepalive_i
 FIX_PERSIST = 'linuxnet.keepalive.keepalive_sysctl (persist: true, on_conflict: fail) or the keepalive role'
 FIX_CONNECTION = ('linuxnet.keepalive.keepalive_sockets now (the live fix, no restart), and the keepalive role\'s '
                   'preload shim (keepalive_shim_services) for the next start; or set SO_KEEPALIVE in the program')
-FIX_PATH = ('the keepalive role with the values linuxnet.keepalive.paths recommends (keepalive_time for sockets that '
-            'use the defaults, keepalive_socket_idle for the shim and the cgroup program), and '
-            'linuxnet.keepalive.keepalive_sockets (idle) for this connection now')
+FIX_PATH = ('the keepalive role with the values linuxnet.keepalive.paths recommends (keepalive_time and '
+            'keepalive_intvl for sockets that use the defaults, keepalive_socket_idle and keepalive_socket_interval for '
+            'the shim and the cgroup program), and linuxnet.keepalive.keepalive_sockets (idle, interval) for this '
+            'connection now')
 NO_MEASUREMENTS = 'no path measurements given (keepalive_check measurements, from linuxnet.keepalive.paths)'
 
 

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.linuxnet.keepalive.plugins.module_utils._destinations import RECOMMENDED
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._report_text import (
     markdown_cell, printable, xml_text,
 )
@@ -236,22 +237,19 @@ def paths(results):
         measured += sum(1 for d in rows[host]['destinations'] if d.get('outcome') != 'not_measured')
         dying += rows[host]['violation_count']
         if found.get('recommended'):
-            recommended[host] = dict((key, found['recommended'][key])
-                                     for key in ('keepalive_time', 'keepalive_socket_idle'))
+            recommended[host] = dict((key, found['recommended'][key]) for key in RECOMMENDED)
     lines = ['# Keep-alive paths', '',
              '%d host(s), %d destination(s) measured; %d connection(s) would not survive their path.'
              % (len(rows), measured, dying), '',
              '## Recommended values', '',
-             '| host | keepalive_time | keepalive_socket_idle | because |', '| --- | --- | --- | --- |']
+             '| host | %s | because |' % ' | '.join(RECOMMENDED), '| --- |' + ' --- |' * (len(RECOMMENDED) + 1)]
     for host, row in sorted(rows.items()):
         values = row['recommended']
         if values:
-            lines.append('| %s | %d | %d | %s |' % (
-                markdown_cell(host), values['keepalive_time'], values['keepalive_socket_idle'],
-                markdown_cell(values['because'])))
+            cells = ['%d' % values[key] for key in RECOMMENDED] + [markdown_cell(values['because'])]
         else:
-            lines.append('| %s | - | - | %s |' % (markdown_cell(host), markdown_cell(
-                row['error'] or 'no measured path forgot an idle flow')))
+            cells = ['-'] * len(RECOMMENDED) + [markdown_cell(row['error'] or 'no measured path forgot an idle flow')]
+        lines.append('| %s | %s |' % (markdown_cell(host), ' | '.join(cells)))
     lines += ['', '## Destinations', '',
               '| host | destination | connections | held by | outcome | kept idle (s) | forgot after (s) |',
               '| --- | --- | --- | --- | --- | --- | --- |']

@@ -10,18 +10,18 @@ import pytest
 
 from ansible_collections.linuxnet.keepalive.plugins.module_utils import _destinations
 from ansible_collections.linuxnet.keepalive.plugins.module_utils._destinations import (
-    DestinationError, effective_idle, group, judge, outcome, parse_networks, recommend, summary_line,
+    DestinationError, effective_idle, effective_interval, group, judge, outcome, parse_networks, recommend, summary_line,
 )
 
 DEFAULTS = {'time': 7200, 'intvl': 75, 'probes': 9}
 
 
 def conn(remote='198.19.0.2', port=7950, process='python3', unit='orders.service', direction='outbound',
-         keepalive='disabled', idle=None, local_port=40000):
+         keepalive='disabled', idle=None, local_port=40000, interval=None):
     found = {'direction': direction, 'remote_address': remote, 'remote_port': port, 'local_address': '198.18.0.2',
              'local_port': local_port, 'process': process, 'unit': unit, 'keepalive': keepalive}
     if idle is not None:
-        found['settings'] = {'idle': idle}
+        found['settings'] = {'idle': idle, 'interval': interval}
     return found
 
 
@@ -71,15 +71,35 @@ def test_the_effective_idle_is_the_sockets_own_else_the_namespaces_default_else_
 
 
 def test_a_connection_survives_a_path_that_keeps_its_idle_and_dies_on_one_that_forgets_it_sooner():
-    ten = conn(keepalive='enabled', idle=10)
+    ten = conn(keepalive='enabled', idle=10, interval=10)
     assert judge(ten, path(12, 18), DEFAULTS) is None            # the 15 s path: probed at 10 s, kept at 12 s
     found, expected = judge(ten, path(5, 8), DEFAULTS)         # the 6 s path: 10 s is too slow
     assert found == 'keep-alive after 10 s idle (its TCP_KEEPIDLE)'
-    assert expected == ('a keep-alive probe within 5 s idle: the path to 198.19.0.2:7950 forgets idle flows between '
-                        '5 s and 8 s (dropped)')
-    assert judge(conn(keepalive='enabled', idle=5), path(5, 8), DEFAULTS) is None  # exactly what the path kept
+    assert expected == ('a keep-alive probe within 5 s idle, and every 5 s or sooner after it: the path to '
+                        '198.19.0.2:7950 forgets idle flows between 5 s and 8 s (dropped)')
+    assert judge(conn(keepalive='enabled', idle=5, interval=5), path(5, 8), DEFAULTS) is None  # exactly what it kept
     assert judge(conn(), path(12, 18), DEFAULTS)[0] == 'no keep-alive: the program never set SO_KEEPALIVE'
     assert judge(conn(keepalive='enabled'), path(5, 8, 'reset'), DEFAULTS)[0].startswith('keep-alive after 7200 s')
+
+
+def test_a_connection_probed_in_time_dies_when_its_next_probes_come_later_than_the_path_keeps():
+    # an answered probe is followed by the next after the longer of the idle time and the interval
+    found, expected = judge(conn(keepalive='enabled', idle=4, interval=30), path(5, 8), DEFAULTS)
+    assert found == 'keep-alive after 4 s idle, then every 30 s (its TCP_KEEPINTVL)'
+    assert expected.startswith('a keep-alive probe within 5 s idle, and every 5 s or sooner after it: ')
+    found, _expected = judge(conn(keepalive='enabled', idle=4), path(5, 8), DEFAULTS)
+    assert found == ('keep-alive after 4 s idle, then every 75 s (net.ipv4.tcp_keepalive_intvl, as its own value '
+                     'could not be read)')
+    assert judge(conn(keepalive='enabled', idle=4, interval=2), path(5, 8), DEFAULTS) is None
+
+
+@pytest.mark.parametrize('connection,interval,where', [
+    (conn(keepalive='enabled', idle=10, interval=3), 3, 'its TCP_KEEPINTVL'),
+    (conn(keepalive='enabled', idle=10), 75, 'net.ipv4.tcp_keepalive_intvl, as its own value could not be read'),
+    (conn(keepalive='enabled'), 75, 'net.ipv4.tcp_keepalive_intvl, as its own value could not be read'),
+])
+def test_the_effective_interval_is_the_sockets_own_else_the_namespaces_default(connection, interval, where):
+    assert effective_interval(connection, DEFAULTS) == (interval, where)
 
 
 def test_no_finding_without_a_measurement_or_on_a_path_that_kept_every_idle():
@@ -95,8 +115,9 @@ def test_a_path_that_forgot_even_the_shortest_idle_fails_every_connection():
 
 def test_the_recommendation_keeps_the_tightest_path_alive_with_a_margin():
     measured = [path(5, 8), path(12, 18, address='198.19.1.2'), path(590, None, address='10.0.0.9')]
-    assert recommend(measured) == {'keepalive_time': 4, 'keepalive_socket_idle': 4, 'because': (
-        'the path to 198.19.0.2:7950 forgets idle flows between 5 s and 8 s (dropped); 20% margin')}
+    assert recommend(measured) == {
+        'keepalive_time': 4, 'keepalive_intvl': 4, 'keepalive_socket_idle': 4, 'keepalive_socket_interval': 4,
+        'because': 'the path to 198.19.0.2:7950 forgets idle flows between 5 s and 8 s (dropped); 20% margin'}
     assert recommend(measured, margin=0)['keepalive_time'] == 5
     assert recommend([path(1, 2)], margin=50)['keepalive_time'] == 1  # never 0
     assert recommend([path(590, None)]) is None and recommend([]) is None
@@ -104,7 +125,8 @@ def test_the_recommendation_keeps_the_tightest_path_alive_with_a_margin():
 
 def test_a_path_too_short_to_measure_is_named_and_the_rest_still_recommend():
     found = recommend([path(None, 2, address='198.19.5.5'), path(230, 340, address='10.0.0.9', port=443)])
-    assert found['keepalive_time'] == 184
+    assert (found['keepalive_time'], found['keepalive_intvl']) == (184, 30)  # the collection's own interval
+    assert (found['keepalive_socket_idle'], found['keepalive_socket_interval']) == (184, 30)
     assert found['because'].endswith('not measured short enough: the path to 198.19.5.5:7950 forgets idle flows in '
                                      'less than 2 s (dropped)')
     assert recommend([path(None, 2)]) is None
@@ -129,6 +151,6 @@ def test_the_summary_line_counts_outcomes_and_gives_the_recommendation():
     measured = [path(5, 8), path(12, 18, address='198.19.1.2'), dict(path(None, None), outcome='not_measured')]
     assert summary_line(measured, 3, recommend(measured)) == (
         '3 destination(s): 2 dropped, 1 not_measured (3 more left out by max_destinations); '
-        'keepalive_time <= 4 keeps every measured path alive (the path to 198.19.0.2:7950 forgets idle flows between '
+        'keepalive_time and keepalive_intvl <= 4 keep every measured path alive (the path to 198.19.0.2:7950 forgets idle flows between '
         '5 s and 8 s (dropped); 20% margin)')
     assert summary_line([], 0, None) == 'no established connection matched: nothing to measure'

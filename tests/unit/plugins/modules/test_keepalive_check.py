@@ -90,13 +90,13 @@ SIX = {'address': '198.19.0.2', 'port': 7950, 'direction': 'outbound', 'outcome'
        'forgot_min': 8}
 
 
-def one_connection(idle):
+def one_connection(idle, interval=None):
     connections, summary = gather(iter([]))
     found = Snapshot(connections, summary, None, 'netlink', None)
     found.connections = [{'direction': 'outbound', 'local_address': '198.18.0.2', 'local_port': 40000,
                           'remote_address': '198.19.0.2', 'remote_port': 7950, 'keepalive': 'enabled',
                           'process': 'orders', 'unit': None, 'pids': [7], 'timer_expires': 0, 'netns': 1,
-                          'container': None, 'settings': {'idle': idle}}]
+                          'container': None, 'settings': {'idle': idle, 'interval': interval or idle}}]
     return found
 
 
@@ -116,6 +116,8 @@ def test_measurements_from_a_file_of_the_paths_report_judge_each_connection(tmp_
     assert [v['subject'] for v in result['violations']] == ['198.18.0.2:40000 -> 198.19.0.2:7950']
     host.read = one_connection(idle=4)
     assert check(capsys, measurements=[SIX])['compliant']
+    host.read = one_connection(idle=4, interval=30)  # probed in time once, then 30 s apart: the path forgets it
+    assert check(capsys, measurements=[SIX])['violations'][0]['found'] == 'keep-alive after 4 s idle, then every 30 s (its TCP_KEEPINTVL)'
 
 
 @pytest.mark.parametrize('measurements,words', [

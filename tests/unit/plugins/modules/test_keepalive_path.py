@@ -63,5 +63,6 @@ def test_discover_measures_the_outbound_destinations_and_lists_the_inbound_ones_
     assert asked['units'] == ['orders'] and asked['directions'] == ['inbound', 'outbound']
     assert [(d['address'], d['outcome']) for d in result['destinations']] == [('198.19.0.2', 'dropped'),
                                                                               ('203.0.113.9', 'not_measured')]
-    assert result['recommended']['keepalive_time'] == 4 and not result['changed']
-    assert result['msg'].startswith('2 destination(s): 1 dropped, 1 not_measured; keepalive_time <= 4 keeps')
+    assert result['recommended']['keepalive_time'] == result['recommended']['keepalive_intvl'] == 4
+    assert not result['changed']
+    assert result['msg'].startswith('2 destination(s): 1 dropped, 1 not_measured; keepalive_time and keepalive_intvl <= 4 keep')

@@ -47,8 +47,8 @@ def results(**outcomes):
 
 def test_recommend_between_the_last_survived_and_the_first_failed():
     assert recommend(results(i60='survived', i120='survived', i230='survived', i340='dropped', i590='dropped')) == (
-        230, 'path forgets idle flows between 230 s and 340 s (dropped silently): use keepalive_time <= 230')
-    assert recommend(results(i2='survived', i7='reset'))[1].endswith('(a reset): use keepalive_time <= 2')
+        230, 'path forgets idle flows between 230 s and 340 s (dropped silently): use keepalive_time and keepalive_intvl <= 230')
+    assert recommend(results(i2='survived', i7='reset'))[1].endswith('(a reset): use keepalive_time and keepalive_intvl <= 2')
 
 
 def test_a_survival_above_a_failure_is_not_recommended():
@@ -57,7 +57,8 @@ def test_a_survival_above_a_failure_is_not_recommended():
 
 def test_everything_survived_or_nothing_did():
     assert recommend(results(i60='survived', i590='survived')) == (
-        590, 'idle flows survived up to 590 s, the longest tried: keepalive_time <= 590 keeps them on this path')
+        590, 'idle flows survived up to 590 s, the longest tried: keepalive_time and keepalive_intvl <= 590 keep them '
+        'on this path')
     assert recommend(results(i60='dropped', i120='reset')) == (
         None, 'path forgets idle flows in less than 60 s: try shorter idle values')
 

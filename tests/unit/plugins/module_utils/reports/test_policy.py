@@ -134,8 +134,9 @@ SIX = {'address': '198.19.0.2', 'port': 7950, 'direction': 'outbound', 'outcome'
 FIFTEEN = dict(SIX, address='198.19.1.2', survived_max=12, forgot_min=18)
 
 
-def through(remote, keepalive='enabled', idle=None, netns=None):
-    return dict(conn(keepalive, remote=remote, port=7950, settings={'idle': idle} if idle else None),
+def through(remote, keepalive='enabled', idle=None, netns=None, interval=None):
+    return dict(conn(keepalive, remote=remote, port=7950,
+                     settings={'idle': idle, 'interval': interval or idle} if idle else None),
                 direction='outbound', netns=netns)
 
 
@@ -151,19 +152,22 @@ def test_a_connection_is_judged_against_its_measured_path():
         ('10.0.0.5:40000 -> 198.19.1.2:7950', 'no keep-alive: the program never set SO_KEEPALIVE')]
     assert counts['by_rule']['connection_path'] == 3 and counts['by_rule']['connection_keepalive'] == 2
     first = [v for v in violations if v['rule'] == 'connection_path'][0]
-    assert first['expected'] == ('a keep-alive probe within 5 s idle: the path to 198.19.0.2:7950 forgets idle flows '
-                                 'between 5 s and 8 s (dropped)')
+    assert first['expected'] == ('a keep-alive probe within 5 s idle, and every 5 s or sooner after it: the path to '
+                                 '198.19.0.2:7950 forgets idle flows between 5 s and 8 s (dropped)')
     assert 'linuxnet.keepalive.paths recommends' in first['fix']
 
 
 def test_a_socket_whose_own_idle_was_not_read_is_judged_on_its_namespaces_default():
     spaces = [{'netns': 1, 'container': None, 'defaults': GOOD, 'own': True},
-              {'netns': 2, 'container': None, 'defaults': dict(GOOD, time=4), 'own': False}]
+              {'netns': 2, 'container': None, 'defaults': dict(GOOD, time=4, intvl=4), 'own': False},
+              {'netns': 3, 'container': None, 'defaults': dict(GOOD, time=4), 'own': False}]
     violations, _counts = evaluate(merge({'kernel': {'persisted': False}}), GOOD, BOOT,
-                                   [through('198.19.0.2', netns=1), through('198.19.0.2', netns=2)],
+                                   [through('198.19.0.2', netns=n) for n in (1, 2, 3)],
                                    namespaces=spaces, measurements=[SIX])
     assert [(v['netns'], v['found']) for v in violations] == [
-        (1, 'keep-alive after 120 s idle (net.ipv4.tcp_keepalive_time, as its own value could not be read)')]
+        (1, 'keep-alive after 120 s idle (net.ipv4.tcp_keepalive_time, as its own value could not be read)'),
+        (3, 'keep-alive after 4 s idle, then every 30 s (net.ipv4.tcp_keepalive_intvl, as its own value could not be '
+            'read)')]
 
 
 def test_without_measurements_the_path_rule_is_skipped_and_says_so():

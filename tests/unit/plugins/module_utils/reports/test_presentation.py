@@ -173,7 +173,8 @@ ON_PATH = {'rule': 'connection_path', 'subject': '198.18.0.2:40000 -> 198.19.0.2
 
 
 def test_the_paths_report_recommends_lists_destinations_and_the_connections_that_die_escaped():
-    recommended = {'keepalive_time': 4, 'keepalive_socket_idle': 4, 'because': 'the path to 198.19.0.2:7950 ...'}
+    recommended = {'keepalive_time': 4, 'keepalive_intvl': 4, 'keepalive_socket_idle': 4, 'keepalive_socket_interval': 4,
+                   'because': 'the path to 198.19.0.2:7950 ...'}
     report = paths({
         'web1': {'paths': {'destinations': [SIX, dict(SIX, address='2001:db8::7', outcome='not_measured',
                                                       survived_max=None, forgot_min=None)],
@@ -182,11 +183,13 @@ def test_the_paths_report_recommends_lists_destinations_and_the_connections_that
                            'summary': {'by_rule': {'connection_path': 3}}}, 'error': ''},
         'web\n2': {'paths': {}, 'check': {}, 'error': 'not measured: unreachable'},
     })
-    assert report['recommended'] == {'web1': {'keepalive_time': 4, 'keepalive_socket_idle': 4}}
+    assert report['recommended'] == {'web1': {'keepalive_time': 4, 'keepalive_intvl': 4, 'keepalive_socket_idle': 4,
+                                              'keepalive_socket_interval': 4}}
     assert report['hosts']['web1']['violations'] == [ON_PATH] and report['hosts']['web1']['violation_count'] == 3
     lines = report['markdown']
     assert lines[2] == '2 host(s), 1 destination(s) measured; 3 connection(s) would not survive their path.'
-    assert '| web\\\\x0a2 | - | - | not measured: unreachable |' in lines
+    assert '| web\\\\x0a2 | - | - | - | - | not measured: unreachable |' in lines
+    assert '| web1 | 4 | 4 | 4 | 4 | the path to 198.19.0.2:7950 ... |' in lines
     assert ('| web1 | 198.19.0.2:7950 | 2 | orders\\|x\\\\x0a\\# (orders.service) 2 | dropped | 5 | 8 |') in lines
     assert any(line.startswith('| web1 | \\[2001:db8::7\\]:7950 | 2 |') and line.endswith('| not\\_measured | - | - |')
                for line in lines), lines
